@@ -1,0 +1,1 @@
+"""Clean-image pools for training and for the embedded mini suite."""

@@ -1,0 +1,33 @@
+"""The one exception type that reaches the user as a single readable line.
+
+Raise :class:`UserError` for anything a user can fix (a missing file, an unknown name, a wrong
+checkpoint, a size mismatch). The command line prints ``abair-bench: error: <message>`` and exits
+with status 2; nothing else is printed, so the message must name the thing and what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """An error caused by the user's input; its message is shown as one line, without a traceback."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""`` if none is close."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str], list_command: str | None = None) -> UserError:
+    """Build the standard "unknown X" error: names the bad value, suggests the closest valid one."""
+    choices = sorted(choices)
+    hint = did_you_mean(name, choices)
+    where = f"; run '{list_command}' to see them all" if list_command else f"; valid: {', '.join(choices)}"
+    return UserError(f"unknown {kind} '{name}'{hint}{where}")

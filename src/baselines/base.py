@@ -1,0 +1,63 @@
+"""The method interface every restorer implements (ABAIR variants, baselines, plug-ins).
+
+A method receives a batch as a float tensor ``(N, 3, H, W)`` in [0, 1] on the run's device and
+returns a tensor of the same shape (values outside [0, 1] are clipped by the harness). The harness
+pads the input (reflect) to ``multiple_of`` on each side and crops the output back, so no method
+does that itself. ``context`` tells the method which dataset/task/images it sees; only methods that
+are allowed to know the task (e.g. ``abair-oracle``) may use ``context.task``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+@dataclass(frozen=True)
+class RestoreContext:
+    """What the harness knows about the batch being restored."""
+
+    dataset: str
+    task: str
+    image_ids: tuple[str, ...]
+    degradations: tuple[str, ...] = ()
+
+
+@dataclass
+class MethodInfo:
+    """Registry metadata shown by ``abair-bench methods list``."""
+
+    name: str
+    task: str  # "all-in-one", "denoise", ..., or "any"
+    needs: str  # "none", "weights", "checkpoint (default shipped)", ...
+    summary: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Method:
+    """Base class. Subclasses set ``name`` and implement :meth:`restore`.
+
+    Attributes:
+        name: the registry name (recorded with every result).
+        multiple_of: the harness pads H and W up to a multiple of this before :meth:`restore`.
+        max_batch: the largest batch the method accepts (1 for size-varying classical methods).
+    """
+
+    name: str = "method"
+    multiple_of: int = 1
+    max_batch: int = 1
+
+    def config(self) -> dict[str, Any]:
+        """A JSON-serialisable description of everything that changes the output (stored per run)."""
+        return {"name": self.name}
+
+    def to(self, device: str) -> Method:
+        """Move weights to ``device`` ("cpu", "cuda", "cuda:1"); no-op for weight-free methods."""
+        return self
+
+    def restore(self, batch: torch.Tensor, context: RestoreContext) -> torch.Tensor:  # pragma: no cover
+        """Restore a float (N, 3, H, W) batch in [0, 1]; return the same shape."""
+        raise NotImplementedError

@@ -1,0 +1,57 @@
+"""The ``abair-bench`` command line.
+
+Each sub-command lives in its own module under :mod:`bench.commands` exposing
+``add_parser(subparsers)`` (which sets ``func`` via ``set_defaults``). Modules are imported only to
+build the parser, and they must import nothing heavy at module level (torch, pandas, skimage...):
+``abair-bench --help`` has to answer in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from abair.errors import UserError
+
+# sub-command modules, in the order `--help` lists them
+COMMAND_MODULES = [
+    "bench.commands.run",
+    "bench.commands.suite",
+    "bench.commands.datasets",
+    "bench.commands.methods",
+    "bench.commands.protocols",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abair-bench",
+        description="Reproducible benchmark and reference implementation of ABAIR "
+        "(adaptive blind all-in-one image restoration).",
+    )
+    parser.add_argument("--version", action="version", version="abair-bench 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"abair-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("abair-bench: interrupted; records written so far are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
