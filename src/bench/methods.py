@@ -82,3 +82,16 @@ def create_method(name: str, **options: Any):
     if ":" in name or name not in METHODS:
         method.name = getattr(method, "name", None) or name
     return method
+
+
+def factory_accepts(name: str, option: str) -> bool:
+    """Whether the registered factory of ``name`` takes the keyword ``option`` (e.g. ``checkpoint``)."""
+    import inspect
+
+    if name not in METHODS:
+        return False
+    try:
+        params = inspect.signature(METHODS.load(name)).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in params

@@ -1,0 +1,42 @@
+"""``abair-bench suite export``: write a suite's pairs as PNG files (the exact bytes the runner scores)."""
+
+from __future__ import annotations
+
+from . import csv_list
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("suite", help="work with whole suites (export)")
+    ssub = p.add_subparsers(dest="suite_command", metavar="SUBCOMMAND", required=True)
+    e = ssub.add_parser(
+        "export",
+        help="write DIR/<dataset>/{degraded,clean}/<image_id>.png for every pair of a suite",
+    )
+    e.add_argument("--suite", required=True, help="suite name, e.g. mini")
+    e.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--data-root", help="folder holding real test sets (for suites of real sets)")
+    e.set_defaults(func=export)
+
+
+def export(args) -> int:
+    from pathlib import Path
+
+    from PIL import Image
+
+    from ..datasets import DatasetOptions, get_dataset, resolve_names
+
+    out = Path(args.out)
+    options = DatasetOptions(data_root=args.data_root)
+    total = 0
+    for name in resolve_names(args.suite, csv_list(args.datasets)):
+        dataset = get_dataset(name, options)
+        for pair in dataset:
+            for kind, image in (("degraded", pair.degraded), ("clean", pair.clean)):
+                path = out / name / kind / f"{pair.image_id}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(path)
+            total += 1
+        print(f"{name}: {len(dataset)} pairs -> {out / name}")
+    print(f"exported {total} pairs to {out}")
+    return 0
