@@ -259,7 +259,7 @@ def run(spec: RunSpec):
                 check(name, ids)
             specs = [p.spec for p in protocols[name]]
             for image_id in ids[dist.rank :: dist.world]:
-                todo = [p for p, s in zip(protocols[name], specs) if (method.name, name, image_id, s) not in done]
+                todo = [p for p, s in zip(protocols[name], specs, strict=True) if (method.name, name, image_id, s) not in done]
                 if todo:
                     work.append((method, dataset, image_id, todo))
 

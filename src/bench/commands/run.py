@@ -52,9 +52,9 @@ def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
 
 
 def main(args) -> int:
-    from ..datasets import DatasetOptions, resolve_names
-    from ..methods import parse_method_args
-    from ..runner import RunSpec, run
+    from bench.datasets import DatasetOptions, resolve_names
+    from bench.methods import parse_method_args
+    from bench.runner import RunSpec, run
 
     spec = RunSpec(
         out=args.out,

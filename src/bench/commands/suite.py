@@ -24,7 +24,7 @@ def export(args) -> int:
 
     from PIL import Image
 
-    from ..datasets import DatasetOptions, get_dataset, resolve_names
+    from bench.datasets import DatasetOptions, get_dataset, resolve_names
 
     out = Path(args.out)
     options = DatasetOptions(data_root=args.data_root)

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 from abair.errors import UserError, unknown_name
 
-from ..registry import Registry
+from bench.registry import Registry
 
 DATASETS = Registry("dataset", "abair-bench datasets list")
 SUITES: dict[str, list[str]] = {}
+HF_PREFIX = "hf:"  # dataset names "hf:<local dir or hub id>" load a Hugging Face dataset
 
 
 @dataclass
@@ -47,7 +48,14 @@ def suite_datasets(suite: str) -> list[str]:
 
 
 def get_dataset(name: str, options: DatasetOptions | None = None):
-    """Build the dataset ``name`` (raises a one-line UserError for unknown names or broken sets)."""
+    """Build the dataset ``name`` (raises a one-line UserError for unknown names or broken sets).
+
+    ``hf:<local dir or hub id>`` loads a Hugging Face dataset (see ``abair-bench datasets export``).
+    """
+    if name.startswith(HF_PREFIX):
+        from .real.hf import load_hf
+
+        return load_hf(name, options or DatasetOptions())
     factory = DATASETS.load(name)
     return factory(name, options or DatasetOptions())
 
@@ -65,7 +73,8 @@ def resolve_names(suite: str | None, datasets: list[str] | None) -> list[str]:
     if not datasets:
         raise UserError("give --suite or --datasets (see 'abair-bench datasets list')")
     for name in datasets:
-        DATASETS.entry(name)
+        if not name.startswith(HF_PREFIX):
+            DATASETS.entry(name)
     return list(datasets)
 
 
@@ -73,3 +82,6 @@ def resolve_names(suite: str | None, datasets: list[str] | None) -> list[str]:
 from . import mini as _mini  # noqa: E402  (registers the embedded suite; imports nothing heavy)
 
 _mini.register(DATASETS, register_suite)
+from . import real as _real  # noqa: E402  (the real test sets and the paper-* suites)
+
+_real.register(DATASETS, register_suite)

@@ -1,0 +1,172 @@
+"""The pyiqa metric backend: the protocols' quantities through pyiqa's functions, batched on torch.
+
+Runs on the tensors' device (so on the GPU during a GPU run), in float64. pyiqa is imported only
+when this backend scores its first batch (the import takes seconds).
+
+What it calls and how it differs from the scikit-image reference (measured in
+``tests/test_protocols.py``, documented in ``docs/PROTOCOLS.md``):
+
+- PSNR: ``pyiqa.archs.psnr_arch.psnr`` with ``eps=0``: equal to skimage to floating-point precision,
+  ``inf`` for identical images. (pyiqa's default ``eps=1e-8`` is added to the MSE and lowers PSNR by
+  10*log10(1 + eps/MSE) ~ 4.34*eps/MSE dB: 3e-5 dB at 28 dB, 4e-4 dB at 40 dB, 4e-3 dB at 50 dB.)
+- Y channel: ``pyiqa.utils.color_util.to_y_channel(x, 1.0, "ycbcr") * 255``: the same BT.601
+  studio-range luma; rounding is done here, half-to-even like numpy.
+- SSIM: ``pyiqa.archs.ssim_arch.ssim`` with an explicit float64 window (uniform, or a Gaussian
+  built like scipy's) and no downsampling. Two things pyiqa cannot switch off or on:
+  it clamps the contrast-structure term at 0 (``relu``), which changes SSIM only where the
+  images are locally anti-correlated (heavy noise), and it has no sample-covariance option.
+  Sample covariance (variances times N/(N-1), N = window pixels) is equivalent to population
+  covariance with C2 divided by N/(N-1); it is emulated by passing
+  ``data_range * sqrt((N-1)/N)``, which makes the contrast-structure term exact and leaves the
+  luminance constant C1 smaller by the same factor (2% for a 7x7 window).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING
+
+from abair.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from . import Protocol
+
+INSTALL_HINT = "pip install 'abair-bench[metrics]'"
+
+
+@functools.cache
+def _pyiqa():
+    """Import the three pyiqa functions used here (slow, once)."""
+    try:
+        from pyiqa.archs.psnr_arch import psnr
+        from pyiqa.archs.ssim_arch import ssim
+        from pyiqa.utils.color_util import to_y_channel
+    except Exception as exc:  # ImportError, or torchvision's RuntimeError on a mismatched build
+        raise UserError(
+            f"cannot import pyiqa for the pyiqa metric backend ({type(exc).__name__}: {exc}); "
+            f"install it with: {INSTALL_HINT}"
+        ) from None
+    return psnr, ssim, to_y_channel
+
+
+def _y_bt601(x: torch.Tensor) -> torch.Tensor:
+    _, _, to_y_channel = _pyiqa()
+    return to_y_channel(x, 1.0, "ycbcr") * 255.0
+
+
+# colour name -> (N3HW float64 RGB in [0, 1] -> NCHW channels to score, their data range)
+COLOURS = {
+    "rgb": (lambda x: x, 1.0),
+    "y-bt601": (_y_bt601, 255.0),
+}
+
+
+def window(protocol: Protocol, channels: int, device, dtype) -> torch.Tensor:
+    """The SSIM window as pyiqa's ``ssim`` takes it: (channels, 1, size, size), summing to 1.
+
+    Gaussian: the normalised outer product of the 1-D Gaussian of radius (size-1)/2, as scipy's
+    ``gaussian_filter`` (which scikit-image uses) builds it, in float64.
+    """
+    import torch
+
+    size = protocol.ssim_size
+    if protocol.ssim_window == "uniform":
+        win = torch.ones(size, size, dtype=torch.float64)
+    else:
+        x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+        g = torch.exp(-0.5 * x**2 / protocol.ssim_sigma**2)
+        g = g / g.sum()
+        win = torch.outer(g, g)
+    win = win / win.sum()
+    return win.expand(channels, 1, size, size).to(device=device, dtype=dtype).contiguous()
+
+
+def ssim_data_range(protocol: Protocol, data_range: float) -> float:
+    """The ``data_range`` passed to pyiqa's ssim: scaled by sqrt((N-1)/N) to emulate sample covariance."""
+    if not protocol.ssim_sample_covariance:
+        return data_range
+    n = protocol.ssim_size**2
+    return data_range * math.sqrt((n - 1) / n)
+
+
+def _psnr(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    psnr, _, _ = _pyiqa()
+    return psnr(x, y, test_y_channel=False, data_range=data_range, eps=0.0)
+
+
+def _ssim(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    _, ssim, _ = _pyiqa()
+    win = window(protocol, x.shape[1], x.device, x.dtype)
+    return ssim(x, y, win=win, data_range=ssim_data_range(protocol, data_range), downsample=False)
+
+
+# metric name -> fn(protocol, restored NCHW, clean NCHW, data range) -> (N,) tensor
+METRICS = {"psnr": _psnr, "ssim": _ssim}
+
+
+def channels(protocol: Protocol, rgb: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """N3HW RGB float in [0, 1] -> (NCHW float64 channels the protocol scores, data range)."""
+    import torch
+
+    convert, data_range = COLOURS[protocol.colour]
+    x = rgb.detach().to(torch.float64)
+    if protocol.round_to_uint8:
+        x = torch.round(x * 255.0) / 255.0
+    x = convert(x)
+    if protocol.round_to_uint8:
+        x = torch.round(x * (255.0 / data_range)) * (data_range / 255.0)
+    b = protocol.border
+    if b:
+        x = x[..., b:-b, b:-b]
+    return x, data_range
+
+
+class PyiqaBackend:
+    name = "pyiqa"
+
+    def missing(self) -> str | None:
+        import importlib.util
+
+        if importlib.util.find_spec("pyiqa") is None:
+            return f"the pyiqa metric backend needs pyiqa, which is not installed; run: {INSTALL_HINT}"
+        return None
+
+    def deviation(self, protocol: Protocol) -> str:
+        parts = ["PSNR by pyiqa psnr with eps=0 (matches skimage)",
+                 "SSIM by pyiqa ssim, which clamps negative contrast-structure to 0 (differs on heavy noise)"]
+        if protocol.ssim_sample_covariance:
+            parts.append("sample covariance emulated by data_range*sqrt((N-1)/N): exact contrast term, "
+                         "luminance constant C1 smaller by (N-1)/N")
+        return "; ".join(parts) + "; see docs/PROTOCOLS.md for measured differences"
+
+    def score_tensors(self, protocol: Protocol, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
+        """NCHW float in [0, 1] -> one dict per image, computed in one batch on ``restored.device``.
+
+        ``restored`` is clipped to [0, 1]; ``clean`` is snapped to 8-bit levels (it comes from uint8).
+        """
+        import torch
+
+        x = restored.detach().to(torch.float64).clamp(0.0, 1.0)
+        y = torch.round(clean.detach().to(device=x.device, dtype=torch.float64) * 255.0) / 255.0
+        with torch.no_grad():
+            x, data_range = channels(protocol, x)
+            y, _ = channels(protocol, y)
+            values = {m: METRICS[m](protocol, x, y, data_range).reshape(-1).tolist() for m in protocol.metrics}
+        return [{m: float(values[m][i]) for m in protocol.metrics} for i in range(x.shape[0])]
+
+    def score_arrays(self, protocol: Protocol, restored: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+        """Both float64 HxWx3 in [0, 1] -> ``{metric: value}`` (a batch of one, on the CPU)."""
+        import numpy as np
+        import torch
+
+        def batch(a):
+            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+        return self.score_tensors(protocol, batch(restored), batch(clean))[0]
+
+
+BACKEND = PyiqaBackend()

@@ -1,0 +1,106 @@
+"""The reference metric backend: scikit-image on numpy float64 arrays, one image at a time.
+
+PSNR is ``skimage.metrics.peak_signal_noise_ratio`` and SSIM ``structural_similarity`` with every
+setting passed explicitly from the :class:`~bench.protocols.Protocol`. scikit-image fixes the
+Gaussian truncation at 3.5 sigma, so a Gaussian window of size ``2*int(3.5*sigma+0.5)+1`` (11 at
+sigma 1.5) is the only one it can compute; other sizes are refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .colour import rgb_to_y_bt601
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from . import Protocol
+
+SKIMAGE_GAUSSIAN_TRUNCATE = 3.5
+
+# colour name -> (RGB float64 HxWx3 in [0, 1] -> float64 HxWxC channels to score, their data range)
+COLOURS = {
+    "rgb": (lambda rgb: rgb, 1.0),
+    "y-bt601": (lambda rgb: rgb_to_y_bt601(rgb)[..., None], 255.0),
+}
+
+
+def channels(protocol: Protocol, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """RGB float64 HxWx3 in [0, 1] -> (HxWxC float64 channels the protocol scores, data range).
+
+    Applies, in order: 8-bit rounding of RGB, the colour conversion, 8-bit rounding of the
+    channels (``round_to_uint8``), the border shave. Rounding is half-to-even, as
+    :func:`abair.imageops.tensor_to_uint8`.
+    """
+    convert, data_range = COLOURS[protocol.colour]
+    if protocol.round_to_uint8:
+        rgb = np.round(rgb * 255.0) / 255.0
+    out = convert(rgb)
+    if protocol.round_to_uint8:
+        out = np.round(out * (255.0 / data_range)) * (data_range / 255.0)
+    b = protocol.border
+    if b:
+        out = out[b:-b, b:-b]
+    return out, data_range
+
+
+def _psnr(protocol: Protocol, restored: np.ndarray, clean: np.ndarray, data_range: float) -> float:
+    from skimage.metrics import peak_signal_noise_ratio
+
+    with np.errstate(divide="ignore"):  # identical images: inf, by design
+        return float(peak_signal_noise_ratio(clean, restored, data_range=data_range))
+
+
+def _ssim(protocol: Protocol, restored: np.ndarray, clean: np.ndarray, data_range: float) -> float:
+    from skimage.metrics import structural_similarity
+
+    kwargs = {
+        "win_size": protocol.ssim_size,
+        "use_sample_covariance": protocol.ssim_sample_covariance,
+        "data_range": data_range,
+        "channel_axis": -1,
+    }
+    if protocol.ssim_window == "gaussian":
+        radius = int(SKIMAGE_GAUSSIAN_TRUNCATE * protocol.ssim_sigma + 0.5)
+        if 2 * radius + 1 != protocol.ssim_size:
+            raise ValueError(
+                f"protocol '{protocol.name}': scikit-image's Gaussian SSIM window at sigma "
+                f"{protocol.ssim_sigma} is {2 * radius + 1}x{2 * radius + 1}, not {protocol.ssim_size}"
+            )
+        kwargs.update(gaussian_weights=True, sigma=protocol.ssim_sigma)
+    return float(structural_similarity(clean, restored, **kwargs))
+
+
+# metric name -> fn(protocol, restored channels, clean channels, data range) -> float
+METRICS = {"psnr": _psnr, "ssim": _ssim}
+
+
+class SkimageBackend:
+    name = "skimage"
+
+    def missing(self) -> str | None:
+        return None  # scikit-image is a core dependency
+
+    def deviation(self, protocol: Protocol) -> str:
+        return "reference implementation"
+
+    def score_arrays(self, protocol: Protocol, restored: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+        """Both float64 HxWx3 in [0, 1] (clean on 8-bit levels) -> ``{metric: value}``."""
+        r, data_range = channels(protocol, restored)
+        c, _ = channels(protocol, clean)
+        return {m: METRICS[m](protocol, r, c, data_range) for m in protocol.metrics}
+
+    def score_tensors(self, protocol: Protocol, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
+        """NCHW float tensors in [0, 1] -> one dict per image (loops on the CPU)."""
+        from abair.imageops import tensor_to_float_array, tensor_to_uint8
+
+        return [
+            protocol.score(tensor_to_float_array(r), tensor_to_uint8(c))
+            for r, c in zip(restored, clean, strict=True)
+        ]
+
+
+BACKEND = SkimageBackend()

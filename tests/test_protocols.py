@@ -1,0 +1,379 @@
+"""Metric protocols: closed forms, independent numpy computations, skimage parity, backend calibration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy.ndimage import gaussian_filter
+from scipy.signal import correlate2d
+from skimage import data
+from skimage.metrics import structural_similarity
+
+from abair.errors import UserError
+from abair.imageops import tensor_to_uint8, uint8_to_tensor
+from bench.protocols import PROTOCOL_NAMES, Protocol, get_protocol, list_protocols
+from bench.protocols.colour import rgb_to_y_bt601
+
+# ----------------------------------------------------------------------------- helpers (independent)
+
+
+def natural(lo: int = 30, hi: int = 170, size: int = 64) -> np.ndarray:
+    """A natural uint8 crop (astronaut's face region) with values squeezed into [lo, hi]."""
+    img = data.astronaut()[80 : 80 + size, 180 : 180 + size].astype(np.float64)
+    return np.round(lo + img * (hi - lo) / 255.0).astype(np.uint8)
+
+
+def exact_y(u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BT.601 Y rounded half-to-even, in exact integer arithmetic, and the mask of exact .5 ties.
+
+    Y = 16 + (65481 r + 128553 g + 24966 b) / 255000 for 8-bit r, g, b.
+    """
+    v = u8.astype(np.int64)
+    n = 65481 * v[..., 0] + 128553 * v[..., 1] + 24966 * v[..., 2]
+    q, rem = np.divmod(n, 255000)
+    up = (rem > 127500) | ((rem == 127500) & (q % 2 == 1))
+    return (16 + q + up).astype(np.float64), rem == 127500
+
+
+def psnr_direct(a: np.ndarray, b: np.ndarray, peak: float) -> float:
+    return 10.0 * math.log10(peak**2 / float(np.mean((a - b) ** 2)))
+
+
+def ssim_direct(a: np.ndarray, b: np.ndarray, win: np.ndarray, peak: float, sample_cov: bool) -> float:
+    """Wang et al.'s SSIM on 2-D arrays with a 'valid' window (no padding), mean of the map."""
+    def f(z):
+        return correlate2d(z, win, mode="valid")
+
+    k = win.size / (win.size - 1) if sample_cov else 1.0
+    ma, mb = f(a), f(b)
+    va, vb, cov = k * (f(a * a) - ma**2), k * (f(b * b) - mb**2), k * (f(a * b) - ma * mb)
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def gaussian_window(size: int, sigma: float) -> np.ndarray:
+    x = np.arange(size) - (size - 1) / 2
+    g = np.exp(-(x**2) / (2 * sigma**2))
+    w = np.outer(g, g)
+    return w / w.sum()
+
+
+def noisy(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """Float64 HxWx3 in [0, 1]: clean plus Gaussian noise of ``sigma`` grey levels, clipped."""
+    rng = np.random.default_rng(seed)
+    return np.clip(clean / 255.0 + rng.normal(0.0, sigma / 255.0, clean.shape), 0.0, 1.0)
+
+
+def blurred(clean: np.ndarray, sigma: float) -> np.ndarray:
+    f = clean / 255.0
+    return np.stack([gaussian_filter(f[..., i], sigma) for i in range(3)], axis=-1)
+
+
+RGB = get_protocol("allinone-rgb")
+Y = get_protocol("y-bt601")
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+@pytest.mark.parametrize("d", [1, 5, 20, 85])
+def test_allinone_rgb_constant_offset_closed_form(d):
+    clean = natural()
+    restored = (clean.astype(np.float64) + d) / 255.0  # no clipping: clean <= 170, d <= 85
+    expected = 20 * math.log10(255 / d)
+    assert RGB.score(restored, clean)["psnr"] == pytest.approx(expected, abs=1e-9)
+    assert RGB.score((clean + d).astype(np.uint8), clean)["psnr"] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("d", [1, 5, 20])
+def test_y_bt601_constant_offset_closed_form(d):
+    # An offset of d levels on R, G and B moves Y by exactly 219 d / 255 (65.481 + 128.553 + 24.966 = 219);
+    # after rounding Y, the per-pixel error is round(Y + 219 d/255) - round(Y), computed exactly in integers.
+    clean = natural()
+    shifted = (clean + d).astype(np.uint8)
+    y_clean, ties_c = exact_y(clean)
+    y_shift, ties_s = exact_y(shifted)
+    assert not ties_c.any() and not ties_s.any()  # no exact .5 Y on this crop: float rounding is exact
+    assert np.all(np.abs((y_shift - y_clean) - 219 * d / 255) <= 1.0)
+    expected = 10 * math.log10(255**2 / np.mean((y_shift - y_clean) ** 2))
+    assert Y.score(shifted, clean)["psnr"] == pytest.approx(expected, abs=1e-9)
+    assert Y.score(shifted / 255.0, clean)["psnr"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_y_bt601_integer_shift_closed_form():
+    # d = 85 shifts Y by 219*85/255 = 73 levels exactly, so rounding cannot change it: PSNR = 20 log10(255/73).
+    clean = natural()
+    assert not exact_y(clean)[1].any()
+    assert Y.score((clean + 85).astype(np.uint8), clean)["psnr"] == pytest.approx(20 * math.log10(255 / 73), abs=1e-9)
+
+
+@pytest.mark.parametrize("protocol", [RGB, Y], ids=lambda p: p.name)
+def test_identical_images_give_inf_psnr_and_ssim_one(protocol):
+    clean = natural(0, 255)
+    scores = protocol.score(clean / 255.0, clean)
+    assert isinstance(scores["psnr"], float) and scores["psnr"] == float("inf")
+    assert scores["ssim"] == pytest.approx(1.0, abs=1e-12)
+    assert list(scores) == ["psnr", "ssim"]
+
+
+# ----------------------------------------------------------------------------- independent computations
+
+
+def test_y_conversion_matches_exact_integer_rounding_except_at_ties():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(200_000, 3), dtype=np.uint8)
+    exact, ties = exact_y(rgb)
+    ours = np.round(rgb_to_y_bt601(rgb / 255.0))
+    assert np.array_equal(ours[~ties], exact[~ties])
+    assert rgb_to_y_bt601(np.array([0.0, 0.0, 0.0])) == 16.0
+    assert rgb_to_y_bt601(np.array([1.0, 1.0, 1.0])) == pytest.approx(235.0, abs=1e-12)
+
+
+def test_allinone_rgb_matches_direct_numpy_and_skimage_defaults():
+    clean = natural(0, 255)
+    restored = noisy(clean, 15, seed=2)
+    c = clean / 255.0
+    scores = RGB.score(restored, clean)
+    assert scores["psnr"] == pytest.approx(psnr_direct(restored, c, 1.0), abs=1e-10)
+    direct = np.mean([ssim_direct(restored[..., i], c[..., i], np.full((7, 7), 1 / 49), 1.0, True) for i in range(3)])
+    assert scores["ssim"] == pytest.approx(direct, abs=1e-12)
+    # the call AirNet/PromptIR make, with scikit-image's defaults spelt out and left implicit
+    explicit = structural_similarity(c, restored, channel_axis=-1, data_range=1, win_size=7,
+                                     gaussian_weights=False, use_sample_covariance=True)
+    assert scores["ssim"] == pytest.approx(explicit, abs=1e-15)
+    assert scores["ssim"] == pytest.approx(structural_similarity(c, restored, channel_axis=-1, data_range=1), abs=1e-15)
+
+
+def test_y_bt601_matches_direct_numpy_and_skimage_kwargs():
+    clean = natural(0, 255)
+    restored = blurred(clean, 1.2)
+    u8 = np.round(restored * 255).astype(np.uint8)  # what a saved PNG holds
+    y_r, ties_r = exact_y(u8)
+    y_c, ties_c = exact_y(clean)
+    assert not ties_r.any() and not ties_c.any()
+    scores = Y.score(restored, clean)
+    assert scores["psnr"] == pytest.approx(psnr_direct(y_r, y_c, 255.0), abs=1e-10)
+    assert scores["ssim"] == pytest.approx(ssim_direct(y_r, y_c, gaussian_window(11, 1.5), 255.0, False), abs=1e-12)
+    explicit = structural_similarity(y_c, y_r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=255)
+    assert scores["ssim"] == pytest.approx(explicit, abs=1e-15)
+
+
+def test_rounding_is_part_of_y_bt601_and_not_of_allinone_rgb():
+    clean = natural(0, 255)
+    restored = blurred(clean, 0.8)
+    as_png = tensor_to_uint8(torch.from_numpy(restored.transpose(2, 0, 1)))
+    assert Y.score(restored, clean) == Y.score(as_png, clean)
+    assert RGB.score(restored, clean)["psnr"] != RGB.score(as_png, clean)["psnr"]
+    assert RGB.score(restored, clean)["psnr"] == pytest.approx(psnr_direct(restored, clean / 255.0, 1.0), abs=1e-10)
+
+
+def test_float_outputs_are_clipped_to_unit_range():
+    clean = natural()
+    restored = clean / 255.0
+    over = restored.copy()
+    over[0, 0] = [1.7, -0.3, 0.5]
+    clipped = np.clip(over, 0, 1)
+    for p in (RGB, Y):
+        assert p.score(over, clean) == p.score(clipped, clean)
+
+
+def test_score_batch_equals_score_per_image():
+    clean = np.stack([natural(0, 255), natural(10, 200)])
+    restored = np.stack([noisy(clean[0], 10, 3), blurred(clean[1], 1.0)])
+    rb = torch.from_numpy(restored.transpose(0, 3, 1, 2))
+    cb = torch.stack([uint8_to_tensor(c) for c in clean])
+    for p in (RGB, Y):
+        assert p.score_batch(rb, cb) == [p.score(restored[i], clean[i]) for i in range(2)]
+
+
+# ----------------------------------------------------------------------------- backend calibration (pyiqa)
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    """skimage vs pyiqa on natural 128x128 crops with noise (10, 50 levels) and blur, all in one batch."""
+    pytest.importorskip("pyiqa")
+    crops = {"astronaut": data.astronaut()[100:228, 150:278], "coffee": data.coffee()[100:228, 200:328]}
+    cases = []
+    for i, (name, clean) in enumerate(crops.items()):
+        cases += [(f"{name}/noise10", clean, noisy(clean, 10, 10 + i)),
+                  (f"{name}/noise50", clean, noisy(clean, 50, 20 + i)),
+                  (f"{name}/blur2", clean, blurred(clean, 2.0))]
+    rb = torch.from_numpy(np.stack([r for _, _, r in cases]).transpose(0, 3, 1, 2))
+    cb = torch.stack([uint8_to_tensor(c, dtype=torch.float64) for _, c, _ in cases])
+    out = {}
+    for name in PROTOCOL_NAMES:
+        ref = [get_protocol(name).score(r, c) for _, c, r in cases]
+        alt = get_protocol(f"{name}@pyiqa").score_batch(rb, cb)
+        out[name] = {case: (a, b) for (case, _, _), a, b in zip(cases, ref, alt, strict=True)}
+    return cases, rb, cb, out
+
+
+def test_pyiqa_psnr_equals_skimage(calibration):
+    _, _, _, out = calibration
+    for name, rows in out.items():
+        for case, (ref, alt) in rows.items():
+            assert alt["psnr"] == pytest.approx(ref["psnr"], abs=1e-9), (name, case)
+
+
+def test_pyiqa_ssim_agrees_with_skimage_within_measured_tolerance(calibration):
+    # Measured (torch 2.14.1 CPU, pyiqa 0.1.x, skimage 0.26), see docs/PROTOCOLS.md:
+    # allinone-rgb: |dSSIM| <= 1.9e-4 on noise 10 and blur (C1 shrinks by 48/49 with the sample-covariance
+    # emulation), <= 3.2e-4 on noise 50 (plus pyiqa's relu); y-bt601: <= 3e-14 on noise 10 and blur (same
+    # formula), <= 4.9e-5 on noise 50 (pyiqa's relu).
+    _, _, _, out = calibration
+    for case, (ref, alt) in out["allinone-rgb"].items():
+        assert abs(alt["ssim"] - ref["ssim"]) < 4e-4, case
+    for case, (ref, alt) in out["y-bt601"].items():
+        tol = 1e-4 if "noise50" in case else 1e-9
+        assert abs(alt["ssim"] - ref["ssim"]) < tol, case
+
+
+def test_sample_covariance_emulation_beats_plain_pyiqa_population_ssim(calibration):
+    from pyiqa.archs.ssim_arch import ssim
+
+    from bench.protocols.pyiqa_backend import window
+
+    cases, rb, cb, out = calibration
+    plain = ssim(rb, cb, win=window(RGB, 3, rb.device, rb.dtype), data_range=1.0).tolist()
+    for (case, _, _), naive in zip(cases, plain, strict=True):
+        ref, alt = out["allinone-rgb"][case]
+        assert abs(alt["ssim"] - ref["ssim"]) < abs(naive - ref["ssim"]), case
+        assert naive - ref["ssim"] > 4e-4, case  # population covariance alone is off by 6e-4..2.5e-3
+
+
+def test_pyiqa_default_eps_shift_follows_its_closed_form(calibration):
+    # What the backend avoids by passing eps=0: pyiqa's default eps=1e-8 lowers PSNR by 10 log10(1 + eps/MSE).
+    from pyiqa.archs.psnr_arch import psnr
+
+    _, rb, cb, out = calibration
+    default = psnr(rb, cb, data_range=1.0).tolist()
+    for (case, (ref, _)), value in zip(out["allinone-rgb"].items(), default, strict=True):
+        mse = 10 ** (-ref["psnr"] / 10)
+        assert ref["psnr"] - value == pytest.approx(10 * math.log10(1 + 1e-8 / mse), rel=1e-6), case
+
+
+# ----------------------------------------------------------------------------- pairs, errors, settings
+
+
+def test_prepare_pair_crops_bsd_size_under_allinone_and_keeps_it_under_y():
+    rng = np.random.default_rng(4)
+    degraded = rng.integers(0, 256, (321, 481, 3), dtype=np.uint8)
+    clean = rng.integers(0, 256, (321, 481, 3), dtype=np.uint8)
+    d, c = RGB.prepare_pair(degraded, clean)
+    assert d.shape == c.shape == (320, 480, 3)
+    assert np.array_equal(d, degraded[0:320, 0:480]) and np.array_equal(c, clean[0:320, 0:480])
+    d, c = Y.prepare_pair(degraded, clean)
+    assert d.shape == (321, 481, 3) and np.array_equal(d, degraded) and np.array_equal(c, clean)
+    # centred: 50x70 -> 48x64 drops 1 row on top and 3 columns on the left (offsets rounded down)
+    img = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    d, _ = RGB.prepare_pair(img, img)
+    assert np.array_equal(d, img[1:49, 3:67])
+
+
+def test_prepare_pair_refuses_mismatched_pair():
+    with pytest.raises(UserError, match=r"\(64, 64, 3\).*\(60, 64, 3\)"):
+        RGB.prepare_pair(np.zeros((64, 64, 3), np.uint8), np.zeros((60, 64, 3), np.uint8))
+
+
+def test_score_size_mismatch_names_both_shapes():
+    clean = np.zeros((321, 481, 3), np.uint8)
+    with pytest.raises(UserError) as err:
+        RGB.score(np.zeros((320, 480, 3)), clean)
+    assert "(320, 480, 3)" in str(err.value) and "(321, 481, 3)" in str(err.value)
+    with pytest.raises(UserError, match=r"\(1, 3, 32, 32\).*\(1, 3, 32, 30\)"):
+        Y.score_batch(torch.zeros(1, 3, 32, 32), torch.zeros(1, 3, 32, 30))
+
+
+def test_image_smaller_than_ssim_window_is_a_user_error():
+    tiny = np.zeros((10, 10, 3), np.uint8)
+    assert RGB.score(tiny, tiny)["ssim"] == pytest.approx(1.0)  # 10 >= 7
+    with pytest.raises(UserError, match=r"10x10 pixels .* smaller than the 11x11 SSIM window"):
+        Y.score(tiny, tiny)
+
+
+def test_unknown_protocol_and_backend_suggest_the_right_name():
+    with pytest.raises(UserError) as err:
+        get_protocol("allinone-rbg")
+    assert str(err.value).startswith("unknown protocol 'allinone-rbg' (did you mean 'allinone-rgb'?)")
+    assert "abair-bench protocols list" in str(err.value)
+    with pytest.raises(UserError, match=r"unknown metric backend 'pyiq' \(did you mean 'pyiqa'\?\)"):
+        get_protocol("y-bt601@pyiq")
+
+
+def test_specs_and_backends():
+    assert PROTOCOL_NAMES == ("allinone-rgb", "y-bt601")
+    assert [p.spec for p in list_protocols()] == ["allinone-rgb", "y-bt601"]
+    assert get_protocol("allinone-rgb@skimage") is RGB
+    if __import__("importlib").util.find_spec("pyiqa"):
+        p = get_protocol("allinone-rgb@pyiqa")
+        assert (p.spec, p.backend, p.name) == ("allinone-rgb@pyiqa", "pyiqa", "allinone-rgb")
+        assert "sample covariance emulated" in p.summary
+
+
+def test_missing_pyiqa_is_a_user_error_with_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyiqa", None)  # makes find_spec/import report it missing
+    with pytest.raises(UserError, match=r"pip install 'abair-bench\[metrics\]'"):
+        get_protocol("y-bt601@pyiqa")
+
+
+def test_settings_hold_every_field_and_round_trip_through_json():
+    import dataclasses
+
+    for p in list_protocols():
+        s = p.settings()
+        assert json.loads(json.dumps(s)) == s
+        assert set(s) == {f.name for f in dataclasses.fields(Protocol)} | {"spec"}
+    assert RGB.settings()["ssim_sample_covariance"] is True and Y.settings()["ssim_sample_covariance"] is False
+    assert (RGB.input_crop_multiple, Y.input_crop_multiple, RGB.border, Y.border) == (16, 1, 0, 0)
+    assert (Y.ssim_window, Y.ssim_size, Y.ssim_sigma, Y.round_to_uint8) == ("gaussian", 11, 1.5, True)
+
+
+def test_table_rows_are_validated():
+    with pytest.raises(ValueError, match="ssim_sigma is required"):
+        Protocol("bad", "", "rgb", 1, 0, False, "gaussian", 11, None, False)
+    with pytest.raises(ValueError, match="colour must be one of"):
+        Protocol("bad", "", "lab", 1, 0, False, "uniform", 7, None, False)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _run_command(argv: list[str], capsys) -> str:
+    from bench.commands import protocols as command
+
+    parser = argparse.ArgumentParser(prog="abair-bench")
+    command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    return capsys.readouterr().out
+
+
+def test_protocols_list_command(capsys):
+    lines = _run_command(["protocols", "list"], capsys).splitlines()
+    assert lines[0].startswith("allinone-rgb  RGB floats in [0,1]")
+    assert lines[1].startswith("y-bt601       luma Y = 16 + 65.481R")
+    assert "@pyiqa" in lines[-1]
+    settings = json.loads(_run_command(["protocols", "list", "--json"], capsys))
+    assert settings == [p.settings() for p in list_protocols()]
+
+
+def test_protocols_list_imports_nothing_heavy():
+    code = (
+        "import argparse, sys\n"
+        "from bench.commands import protocols as c\n"
+        "p = argparse.ArgumentParser(); c.add_parser(p.add_subparsers())\n"
+        "a = p.parse_args(['protocols', 'list']); a.func(a)\n"
+        "print(sorted(m for m in ('torch', 'skimage', 'pyiqa', 'pandas', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"

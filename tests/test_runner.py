@@ -1,0 +1,164 @@
+"""End-to-end behaviour of `abair-bench run` on the embedded mini suite."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.cli import main
+from bench.datasets import SUITES
+
+TESTS = Path(__file__).parent
+ENV = {**os.environ, "PYTHONPATH": str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+CLI = [sys.executable, "-m", "bench.cli"]
+
+
+def read_records(path):
+    with open(Path(path) / "records.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def comparable(rows):
+    """Records without the fields that legitimately differ between runs (timing, run id)."""
+    return sorted(
+        (r["method"], r["dataset"], r["task"], r["image_id"], r["protocol"], r["metric"], r["value"], r["height"])
+        for r in rows
+    )
+
+
+def psnr_rgb(a_uint8, b_uint8):
+    a, b = a_uint8.astype(np.float64) / 255, b_uint8.astype(np.float64) / 255
+    return 10 * np.log10(1.0 / np.mean((a - b) ** 2))
+
+
+@pytest.fixture(scope="module")
+def full_identity_run(tmp_path_factory):
+    """identity on all 13 mini sets (the README's main job) plus the suite exported as PNGs."""
+    out = tmp_path_factory.mktemp("run")
+    export = tmp_path_factory.mktemp("export")
+    assert main(["run", "--suite", "mini", "--methods", "identity", "--out", str(out), "--no-progress"]) == 0
+    assert main(["suite", "export", "--suite", "mini", "--out", str(export)]) == 0
+    return out, export
+
+
+def test_full_mini_run_covers_13_sets_and_matches_exported_pngs(full_identity_run):
+    out, export = full_identity_run
+    rows = read_records(out)
+    assert sorted({r["dataset"] for r in rows}) == sorted(SUITES["mini"])
+    assert len(SUITES["mini"]) == 13
+    psnr = [r for r in rows if r["metric"] == "psnr" and r["protocol"] == "allinone-rgb"]
+    assert len(psnr) == 13 * 34
+    for r in psnr:
+        degraded = np.asarray(Image.open(export / r["dataset"] / "degraded" / f"{r['image_id']}.png"))
+        clean = np.asarray(Image.open(export / r["dataset"] / "clean" / f"{r['image_id']}.png"))
+        assert float(r["value"]) == pytest.approx(psnr_rgb(degraded, clean), abs=0.01)
+        assert (int(r["height"]), int(r["width"])) == clean.shape[:2] == (128, 128)
+
+
+def test_manifest_records_what_reproduces_the_run(full_identity_run):
+    out, _ = full_identity_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["datasets"]) == set(SUITES["mini"])
+    for info in manifest["datasets"].values():
+        assert len(info["sha256"]) == 64 and info["count"] == 34 and info["recipe"]
+    assert manifest["protocols"]["allinone-rgb"]["ssim_size"] == 7
+    assert manifest["methods"]["identity"] == {"name": "identity"}
+    inv = manifest["invocations"][-1]
+    assert inv["finished"] is not None and "torch" in inv["versions"] and inv["device"]["device"] == "cpu"
+    assert "commit" in inv["git"] and inv["seeds"]["torch_manual_seed"] == 0
+    assert {r["run_id"] for r in read_records(out)} == {manifest["run_id"]}
+
+
+def test_rerun_is_idempotent(tmp_path):
+    args = ["run", "--suite", "mini", "--datasets", "mini-derain,mini-jpeg-q20", "--methods", "identity",
+            "--limit", "3", "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    first = read_records(tmp_path)
+    assert len(first) == 2 * 3 * 2
+    assert main(args) == 0
+    assert read_records(tmp_path) == first
+    assert len(json.loads((tmp_path / "manifest.json").read_text())["invocations"]) == 2
+
+
+def test_new_protocol_on_rerun_adds_only_its_records(tmp_path):
+    base = ["run", "--suite", "mini", "--datasets", "mini-derain", "--methods", "identity", "--limit", "2",
+            "--out", str(tmp_path), "--no-progress"]
+    assert main(base) == 0
+    assert main(base + ["--protocols", "allinone-rgb,y-bt601"]) == 0
+    rows = read_records(tmp_path)
+    assert sorted({r["protocol"] for r in rows}) == ["allinone-rgb", "y-bt601"]
+    assert len(rows) == 2 * 2 * 2
+
+
+def test_save_images_writes_the_restored_png(tmp_path):
+    assert main(["run", "--suite", "mini", "--datasets", "mini-dehaze", "--methods", "identity", "--limit", "1",
+                 "--save-images", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert main(["suite", "export", "--suite", "mini", "--datasets", "mini-dehaze", "--out", str(tmp_path / "x")]) == 0
+    saved = sorted((tmp_path / "run" / "images" / "identity" / "mini-dehaze").glob("*.png"))
+    assert len(saved) == 1
+    exported = tmp_path / "x" / "mini-dehaze" / "degraded" / saved[0].name
+    assert np.array_equal(np.asarray(Image.open(saved[0])), np.asarray(Image.open(exported)))
+
+
+def test_kill_9_mid_run_loses_nothing_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = CLI + ["run", "--suite", "mini", "--datasets", "mini-denoise-s25", "--methods", "slow_method:make",
+                  "--limit", "12", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "records.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) > 1 + 2 * 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = read_records(out)
+    assert 0 < len(partial) < 12 * 2
+    keys = [(r["image_id"], r["metric"]) for r in partial]
+    assert len(keys) == len(set(keys))  # no duplicated row
+    assert all(r["value"] not in ("", None) for r in partial)  # no half-written row
+    done = subprocess.run(args, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = read_records(out)
+    keys = [(r["image_id"], r["metric"]) for r in rows]
+    assert len(rows) == 12 * 2 and len(set(keys)) == len(keys)
+    assert rows[: len(partial)] == partial  # what was written before the kill is kept as it was
+
+
+@pytest.mark.slow
+def test_two_torchrun_ranks_give_the_same_records_as_one_process(tmp_path):
+    common = ["run", "--suite", "mini", "--datasets", "mini-derain,mini-denoise-s50", "--methods", "identity",
+              "--limit", "5", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "one")]) == 0
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29561",
+                "-m", "bench.cli"]
+    done = subprocess.run(torchrun + common + ["--out", str(tmp_path / "two")], env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert comparable(read_records(tmp_path / "two")) == comparable(read_records(tmp_path / "one"))
+    shards = sorted((tmp_path / "two" / "shards").glob("*.csv"))
+    assert len(shards) == 2
+    ids = [{r["image_id"] for r in csv.DictReader(open(s))} for s in shards]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]  # disjoint images per rank
+
+
+def test_changed_method_config_in_same_dir_is_refused(tmp_path, capsys):
+    base = ["run", "--suite", "mini", "--datasets", "mini-derain", "--limit", "1", "--out", str(tmp_path),
+            "--no-progress", "--methods", "slow_method:make"]
+    sys.path.insert(0, str(TESTS))
+    try:
+        assert main(base + ["--method-arg", "slow_method:make.seconds=0"]) == 0
+        assert main(base + ["--method-arg", "slow_method:make.seconds=0.01"]) == 2
+    finally:
+        sys.path.remove(str(TESTS))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another config" in err[0] and "new --out" in err[0]
