@@ -58,6 +58,14 @@ class Method:
         """Move weights to ``device`` ("cpu", "cuda", "cuda:1"); no-op for weight-free methods."""
         return self
 
+    def check(self, dataset: str, image_ids: list[str] | tuple[str, ...]) -> None:
+        """Called by the harness once per dataset, before any image is restored or scored.
+
+        Raise :class:`abair.errors.UserError` if the method cannot serve these images (e.g. a folder
+        of precomputed outputs with missing or extra files). The default accepts everything.
+        """
+        return None
+
     def restore(self, batch: torch.Tensor, context: RestoreContext) -> torch.Tensor:  # pragma: no cover
         """Restore a float (N, 3, H, W) batch in [0, 1]; return the same shape."""
         raise NotImplementedError

@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "bench.commands.datasets",
     "bench.commands.methods",
     "bench.commands.protocols",
+    "bench.commands.report",
+    "bench.commands.model",
 ]
 
 

@@ -26,6 +26,49 @@ METHODS.register(
     "identity", "baselines.identity:make", task="any", needs="none",
     summary="returns the degraded input; the floor every table shows",
 )
+# the ABAIR variants (src/bench/abair_methods.py): one checkpoint, six blending modes
+for _name, _factory, _summary in (
+    ("abair-oh", "make_oh", "ABAIR one-hot: the estimator's arg-max adapter per image"),
+    ("abair-sw", "make_sw", "ABAIR soft weights: adapters blended by the estimator's probabilities"),
+    ("abair-oracle", "make_oracle", "ABAIR with the known degradation's adapter(s): the upper bound"),
+    ("abair-sum", "make_sum", "ABAIR with all adapters summed (Table 8)"),
+    ("abair-avg", "make_avg", "ABAIR with all adapters averaged (Table 8)"),
+    ("abair-backbone", "make_backbone", "the pre-trained ABAIR backbone alone, no adapter"),
+):
+    METHODS.register(_name, f"bench.abair_methods:{_factory}", task="all-in-one",
+                     needs="checkpoint (embedded default)", summary=_summary)
+# published architectures re-implemented here, run from the authors' released checkpoints
+for _name, _target, _summary in (
+    ("restormer", "baselines.published:make_restormer", "Restormer (CVPR 2022), official .pth ('params')"),
+    ("promptir", "baselines.published:make_promptir", "PromptIR all-in-one (NeurIPS 2023), official Lightning model.ckpt"),
+    ("airnet", "baselines.published:make_airnet", "AirNet all-in-one (CVPR 2022), official All.pth"),
+):
+    METHODS.register(_name, _target, task="all-in-one", needs=f"weights (--method-arg {_name}.checkpoint=PATH)",
+                     summary=_summary)
+
+#: ``PREFIX:<argument>`` method names: the factory is called as ``factory(argument, **options)``.
+PREFIX_METHODS: dict[str, str] = {
+    "spandrel": "baselines.published:make_spandrel",
+    "folder": "baselines.folder:make_from_spec",  # folder:NAME=/path, precomputed outputs
+}
+
+# classical restorers (no weights; see src/baselines/classical and docs/METHODS.md)
+for _name, _target, _task, _needs, _summary in (
+    ("nlm", "nlm:make", "denoise", "none", "non-local means (scikit-image), strength from the estimated sigma"),
+    ("bm3d", "bm3d_denoise:make", "denoise", "none (the optional bm3d package)", "BM3D colour denoising (slow)"),
+    ("dcp", "dcp:make", "dehaze", "none", "dark channel prior + guided-filter transmission (He et al.)"),
+    ("wiener-ml", "wiener_ml:make", "deblur", "none",
+     "semi-blind: Gaussian/disk/linear-motion blur picked by maximum likelihood, Wiener deconvolution"),
+    ("lime", "lime:make", "lowlight", "none", "LIME: max-RGB illumination map, structure-aware smoothing, gamma"),
+    ("derain-guided", "derain_guided:make", "derain", "none",
+     "removes thin achromatic bright streaks (oriented opening residual), guided-filter refined"),
+    ("deblock", "deblock:make", "jpeg", "none",
+     "re-application of JPEG at 64 shifted grids, quality estimated blindly (Nosratinia 2001)"),
+    ("dequant", "dequant:make", "bitdepth", "none", "smoothing within quantisation bands, projected onto the cells"),
+    ("desnow-median", "desnow_median:make", "desnow", "none",
+     "bright-flake detection (opening residual), median fill, veil removal"),
+):
+    METHODS.register(_name, f"baselines.classical.{_target}", task=_task, needs=_needs, summary=_summary)
 
 
 def _entry_points() -> dict[str, Any]:
@@ -62,7 +105,12 @@ def parse_method_args(items: list[str] | None) -> dict[str, dict[str, Any]]:
 
 def create_method(name: str, **options: Any):
     """Instantiate a method by registry name, ``module:callable`` or entry point."""
-    if name in METHODS:
+    prefix, _, argument = name.partition(":")
+    if prefix in PREFIX_METHODS:
+        from functools import partial
+
+        factory = partial(import_target(PREFIX_METHODS[prefix]), argument)
+    elif name in METHODS:
         factory = METHODS.load(name)
     elif ":" in name:
         factory = import_target(name)

@@ -206,7 +206,8 @@ def _score_image(method, dataset, pair, protocols, spec: RunSpec, run_id: str, i
             raise UserError(f"method '{method.name}' returned NaN or inf on {dataset.name}/{pair.image_id}")
         restored = tensor_to_float_array(y)
         if images_dir is not None:
-            _save_png(images_dir / method.name / dataset.name / f"{pair.image_id}.png", tensor_to_uint8(y))
+            _save_png(images_dir / safe_name(method.name) / safe_name(dataset.name) / f"{pair.image_id}.png",
+                      tensor_to_uint8(y))
         h, w = clean.shape[:2]
         for protocol in group:
             for metric, value in protocol.score(restored, clean).items():
@@ -218,6 +219,11 @@ def _score_image(method, dataset, pair, protocols, spec: RunSpec, run_id: str, i
                     }
                 )
     return rows
+
+
+def safe_name(name: str) -> str:
+    """A method or dataset name as one folder name (``hf:/data/x`` -> ``hf__data_x``)."""
+    return "".join(c if c.isalnum() or c in "-+._" else "_" for c in name)
 
 
 def _save_png(path: Path, image) -> None:

@@ -52,10 +52,13 @@ def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
 
 
 def main(args) -> int:
-    from bench.datasets import DatasetOptions, resolve_names
+    from bench.datasets import DATASETS, DatasetOptions, resolve_names
+    from bench.datasets.real import validate_dataset_paths
     from bench.methods import parse_method_args
     from bench.runner import RunSpec, run
 
+    dataset_paths = parse_dataset_paths(args.dataset_path)
+    validate_dataset_paths(dataset_paths, DATASETS.names())
     spec = RunSpec(
         out=args.out,
         methods=csv_list(args.methods) or [],
@@ -65,7 +68,7 @@ def main(args) -> int:
         checkpoint=args.checkpoint,
         dataset_options=DatasetOptions(
             data_root=args.data_root,
-            dataset_paths=parse_dataset_paths(args.dataset_path),
+            dataset_paths=dataset_paths,
             noise_seeding=args.noise_seeding,
             allow_partial=args.allow_partial,
         ),

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 
 from abair.errors import UserError, unknown_name
-
 from bench.registry import Registry
 
 DATASETS = Registry("dataset", "abair-bench datasets list")

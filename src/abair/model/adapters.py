@@ -1,0 +1,288 @@
+"""Low-rank adapters (LoRA, VeRA, Conv-LoRA) hosted by the backbone's 1x1 projections.
+
+Every 1x1 convolution of the backbone that may carry adapters is a :class:`Projection`. A
+projection owns its frozen-able base weight ``(out, in, 1, 1)`` and a ``ModuleDict`` of named
+adapters; adding or removing an adapter never touches the base weight nor the other adapters.
+
+Adapter types (Table 7 of the paper), for a projection ``W`` of shape ``out x in``:
+
+- ``lora``: ``dW = (alpha / r) * B @ A`` with trainable ``A (r x in)`` (Kaiming-uniform init) and
+  ``B (out x r)`` (zero init, so a fresh adapter leaves the output unchanged).
+  Trainable parameters: ``r * (in + out)``.
+- ``vera``: ``dW = diag(b) @ B @ diag(d) @ A`` with ``A (r x in)`` and ``B (out x r)`` frozen random
+  (Kaiming-uniform, regenerated from ``seed`` and the layer's path, stored as buffers so a round
+  trip is exact) and trainable vectors ``d (r)`` (init 0.1) and ``b (out)`` (init 0).
+  Trainable parameters: ``r + out``.
+- ``conv-lora``: LoRA whose ``r``-channel bottleneck goes through a soft-gated mixture of small
+  3x3 convolution experts, each working at its own scale (``scales``, default 1 and 2: the
+  bottleneck is average-pooled by the scale, convolved, and upsampled back). A router (linear on the
+  globally pooled bottleneck) gives the gate. Because the bottleneck is spatial, a Conv-LoRA
+  adapter cannot be merged into a 1x1 weight; it always runs unmerged. Trainable parameters:
+  ``r * (in + out) + E * (9 r^2 + r) + (r * E + E)``.
+
+Blending: a shared :class:`BlendState` holds the active adapter names and per-image weights
+``(N, K)``. Linear adapters (LoRA, VeRA) are evaluated for the whole batch with *one* pair of 1x1
+convolutions: the down factors of all K adapters are stacked (``sum r_k x in``), the bottleneck is
+scaled per image by its weights, and the stacked up factors (``out x sum r_k``) bring it back.
+This is exactly ``sum_k w[n, k] * dW_k x`` for every image ``n`` without merging anything.
+
+Merging: :meth:`Projection.merge` computes ``W + sum_k c_k dW_k`` into a separate cached tensor used
+by ``forward``; the base parameter itself is never modified, so :meth:`Projection.unmerge` is exact
+by construction (it drops the cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ADAPTER_TYPES = ("lora", "vera", "conv-lora")
+
+# which projections of the backbone exist; see backbone.py and docs/MODEL.md
+PROJECTION_KINDS = ("qkv", "attn_out", "ffn_in", "ffn_out", "fuse")
+DEFAULT_TARGETS = ("qkv", "attn_out", "ffn_in", "ffn_out")
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """What an adapter is, independently of the layers it lives in (stored in checkpoints).
+
+    ``alpha``: LoRA/Conv-LoRA scaling numerator (scale = alpha / rank); ``None`` means alpha = rank.
+    ``targets``: the projection kinds that receive this adapter (see :data:`PROJECTION_KINDS`).
+    ``seed``: VeRA's seed for the frozen random factors. ``scales``: Conv-LoRA expert scales.
+    """
+
+    name: str
+    type: str = "lora"
+    rank: int = 4
+    alpha: float | None = None
+    targets: tuple[str, ...] = DEFAULT_TARGETS
+    seed: int = 0
+    scales: tuple[int, ...] = (1, 2)
+
+    def __post_init__(self):
+        if self.type not in ADAPTER_TYPES:
+            raise ValueError(f"unknown adapter type '{self.type}'; valid: {', '.join(ADAPTER_TYPES)}")
+        if int(self.rank) < 1:
+            raise ValueError(f"adapter rank must be >= 1, got {self.rank}")
+        bad = [t for t in self.targets if t not in PROJECTION_KINDS]
+        if bad:
+            raise ValueError(f"unknown adapter target(s) {bad}; valid: {', '.join(PROJECTION_KINDS)}")
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"adapter names must be non-empty letters/digits/-/_, got '{self.name}'")
+
+    @property
+    def scale(self) -> float:
+        return (self.rank if self.alpha is None else float(self.alpha)) / self.rank
+
+    @property
+    def mergeable(self) -> bool:
+        return self.type in ("lora", "vera")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["targets"] = list(self.targets)
+        d["scales"] = list(self.scales)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> AdapterSpec:
+        d = dict(d)
+        d["targets"] = tuple(d.get("targets", DEFAULT_TARGETS))
+        d["scales"] = tuple(d.get("scales", (1, 2)))
+        return cls(**d)
+
+
+@dataclass
+class BlendState:
+    """Which adapters are active and with which per-image weights; shared by all projections.
+
+    ``names``: adapter names (length K). ``weights``: float tensor (N, K) or None (no adapter active).
+    """
+
+    names: tuple[str, ...] = ()
+    weights: torch.Tensor | None = None
+    merged: dict[str, float] = field(default_factory=dict)
+
+
+def _seed_for(seed: int, path: str, rank: int) -> int:
+    digest = hashlib.sha256(f"vera|{seed}|{path}|{rank}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _kaiming_uniform(shape: tuple[int, int], fan_in: int, generator: torch.Generator | None) -> torch.Tensor:
+    bound = 1.0 / math.sqrt(fan_in)  # kaiming_uniform with a=sqrt(5), as nn.Linear does
+    return (torch.rand(shape, generator=generator, device="cpu") * 2.0 - 1.0) * bound
+
+
+class LoRA(nn.Module):
+    """``dW = scale * B @ A``; ``A`` (rank, in), ``B`` (out, rank)."""
+
+    linear = True
+
+    def __init__(self, spec: AdapterSpec, in_ch: int, out_ch: int, path: str = "", device=None):
+        super().__init__()
+        self.scale = spec.scale
+        self.A = nn.Parameter(torch.empty(spec.rank, in_ch, device=device))
+        self.B = nn.Parameter(torch.zeros(out_ch, spec.rank, device=device))
+        if self.A.device.type != "meta":
+            with torch.no_grad():
+                self.A.copy_(_kaiming_uniform((spec.rank, in_ch), in_ch, None))
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(down (r, in), up (out, r)) with ``up @ down == dW``."""
+        return self.A, self.B * self.scale
+
+
+class VeRA(nn.Module):
+    """``dW = diag(b) @ B @ diag(d) @ A`` with frozen random ``A``, ``B`` (buffers) and trainable ``d``, ``b``."""
+
+    linear = True
+
+    def __init__(self, spec: AdapterSpec, in_ch: int, out_ch: int, path: str = "", device=None):
+        super().__init__()
+        r = spec.rank
+        self.register_buffer("A", torch.empty(r, in_ch, device=device))
+        self.register_buffer("B", torch.empty(out_ch, r, device=device))
+        self.d = nn.Parameter(torch.full((r,), 0.1, device=device))
+        self.b = nn.Parameter(torch.zeros(out_ch, device=device))
+        if self.A.device.type != "meta":
+            g = torch.Generator().manual_seed(_seed_for(spec.seed, path, r))
+            self.A.copy_(_kaiming_uniform((r, in_ch), in_ch, g))
+            self.B.copy_(_kaiming_uniform((out_ch, r), r, g))
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.A, self.b[:, None] * self.B * self.d[None, :]
+
+
+class ConvLoRA(nn.Module):
+    """LoRA with a soft-gated mixture of multi-scale 3x3 conv experts in its bottleneck (not mergeable)."""
+
+    linear = False
+
+    def __init__(self, spec: AdapterSpec, in_ch: int, out_ch: int, path: str = "", device=None):
+        super().__init__()
+        r = spec.rank
+        self.scale = spec.scale
+        self.scales = tuple(int(s) for s in spec.scales)
+        self.A = nn.Parameter(torch.empty(r, in_ch, device=device))
+        self.B = nn.Parameter(torch.zeros(out_ch, r, device=device))
+        self.experts = nn.ModuleList(
+            nn.Conv2d(r, r, 3, padding=1, padding_mode="zeros", device=device) for _ in self.scales
+        )
+        self.router = nn.Linear(r, len(self.scales), device=device)
+        if self.A.device.type != "meta":
+            with torch.no_grad():
+                self.A.copy_(_kaiming_uniform((r, in_ch), in_ch, None))
+
+    def delta(self, x: torch.Tensor) -> torch.Tensor:
+        """The adapter's additive output for input x (N, in, H, W) -> (N, out, H, W)."""
+        z = F.conv2d(x, self.A[:, :, None, None])
+        gate = torch.softmax(self.router(z.mean(dim=(2, 3))), dim=1)  # (N, E)
+        mixed = z
+        for e, (s, conv) in enumerate(zip(self.scales, self.experts, strict=True)):
+            if s > 1:
+                small = conv(F.avg_pool2d(z, s, ceil_mode=True))
+                y = F.interpolate(small, size=z.shape[-2:], mode="nearest")
+            else:
+                y = conv(z)
+            mixed = mixed + gate[:, e, None, None, None] * F.gelu(y)
+        return F.conv2d(mixed, (self.B * self.scale)[:, :, None, None])
+
+
+ADAPTER_CLASSES: dict[str, type[nn.Module]] = {"lora": LoRA, "vera": VeRA, "conv-lora": ConvLoRA}
+
+
+class Projection(nn.Module):
+    """A 1x1 convolution (channels-first, NCHW) that can host named adapters.
+
+    ``weight``: (out, in, 1, 1); ``bias``: (out,) or None. ``kind`` is one of
+    :data:`PROJECTION_KINDS` and decides which adapters it receives (``AdapterSpec.targets``).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, bias: bool, kind: str):
+        super().__init__()
+        if kind not in PROJECTION_KINDS:
+            raise ValueError(f"unknown projection kind '{kind}'")
+        self.in_ch, self.out_ch, self.kind = in_ch, out_ch, kind
+        conv = nn.Conv2d(in_ch, out_ch, 1, bias=bias)  # borrow PyTorch's default initialisation
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.adapters = nn.ModuleDict()
+        self.state = BlendState()  # replaced by the model's shared state
+        self._merged_weight: torch.Tensor | None = None
+
+    def extra_repr(self) -> str:
+        return f"{self.in_ch}, {self.out_ch}, kind={self.kind}, bias={self.bias is not None}"
+
+    # -- adapters -------------------------------------------------------------------------------
+    def add_adapter(self, spec: AdapterSpec, path: str) -> None:
+        if self.kind not in spec.targets:
+            return
+        if spec.name in self.adapters:
+            raise ValueError(f"adapter '{spec.name}' already exists in {path}")
+        cls = ADAPTER_CLASSES[spec.type]
+        self.adapters[spec.name] = cls(spec, self.in_ch, self.out_ch, path=path, device=self.weight.device)
+
+    def remove_adapter(self, name: str) -> None:
+        if name in self.adapters:
+            del self.adapters[name]
+
+    # -- merging --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def merge(self, coefficients: dict[str, float]) -> None:
+        """Cache ``W + sum_k c_k dW_k`` (linear adapters only) and use it in :meth:`forward`."""
+        w = self.weight[:, :, 0, 0].clone()
+        for name, c in coefficients.items():
+            if name not in self.adapters:
+                continue
+            adapter = self.adapters[name]
+            if not adapter.linear:
+                raise ValueError(f"adapter '{name}' ({type(adapter).__name__}) cannot be merged")
+            down, up = adapter.factors()
+            w += c * (up @ down)
+        self._merged_weight = w[:, :, None, None]
+
+    def unmerge(self) -> None:
+        self._merged_weight = None
+
+    @property
+    def merged(self) -> bool:
+        return self._merged_weight is not None
+
+    # -- forward --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight if self._merged_weight is None else self._merged_weight
+        y = F.conv2d(x, weight, self.bias)
+        st = self.state
+        if st.weights is None or not self.adapters:
+            return y
+        downs, ups, reps, cols = [], [], [], []
+        for k, name in enumerate(st.names):
+            adapter = self.adapters[name] if name in self.adapters else None
+            if adapter is None:
+                continue
+            if adapter.linear:
+                down, up = adapter.factors()
+                downs.append(down)
+                ups.append(up)
+                reps.append(down.shape[0])
+                cols.append(k)
+            else:
+                y = y + st.weights[:, k, None, None, None].to(y.dtype) * adapter.delta(x)
+        if downs:
+            down = torch.cat(downs, 0)[:, :, None, None]
+            up = torch.cat(ups, 1)[:, :, None, None]
+            w = st.weights[:, cols].to(y.dtype)  # (N, K')
+            if len(set(reps)) == 1:
+                w = torch.repeat_interleave(w, reps[0], dim=1)
+            else:
+                w = torch.repeat_interleave(w, torch.tensor(reps, device=w.device), dim=1, output_size=sum(reps))
+            z = F.conv2d(x, down) * w[:, :, None, None]
+            y = y + F.conv2d(z, up)
+        return y

@@ -1,0 +1,309 @@
+"""Safe, strict loading of the authors' released checkpoints into the re-implemented architectures.
+
+Formats accepted (all read with ``torch.load(path, map_location="cpu", weights_only=True)``, never a
+plain unpickle, or with safetensors for ``.safetensors`` files):
+
+- Restormer: BasicSR ``.pth``, a dict ``{"params": state_dict}`` (``params_ema`` also accepted);
+- PromptIR: PyTorch Lightning ``.ckpt``, ``{"state_dict": {"net.<key>": tensor, ...}, "epoch": ...}``;
+- AirNet: ``.pth`` holding the bare ``state_dict`` (keys ``R.*`` and ``E.E.*``);
+- any of them as a bare state dict or a ``.safetensors`` file (with or without the prefix).
+
+A ``module.`` (DataParallel) or ``net.`` (Lightning) prefix is removed when *every* key carries it.
+The structural hyper-parameters that vary between released files (channels, widths, block counts,
+heads, LayerNorm kind, AirNet's queue length) are read from tensor shapes; everything else must then
+match exactly: every key present, none extra, every shape equal. Any failure is a
+:class:`abair.errors.UserError` with one line naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from abair.errors import UserError
+
+__all__ = [
+    "ARCHITECTURES", "ArchSpec", "read_checkpoint", "find_state_dict", "strip_common_prefix",
+    "check_keys", "guess_architecture", "infer_config", "load_architecture", "load_restormer", "load_promptir",
+    "load_airnet",
+]
+
+CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
+PREFIXES = ("module.", "net.")
+_EXAMPLES = 3
+
+
+# -------------------------------------------------------------------------------------- file reading
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """Read a checkpoint file safely (weights-only unpickling or safetensors) onto the CPU."""
+    import torch
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"checkpoint {p} does not exist (or is not a file); check the path you passed")
+    if p.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(p), device="cpu")
+        except Exception as exc:  # safetensors raises its own error types for corrupt headers
+            raise UserError(f"checkpoint {p} is not a readable safetensors file ({_first_line(exc)})") from None
+    try:
+        return torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = str(exc)
+        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if forbidden:
+            raise UserError(
+                f"checkpoint {p} contains a Python object ({forbidden.group(1)}) that safe loading refuses; "
+                "if you trust the file, convert it once to safetensors (see docs/BASELINES.md) and pass that"
+            ) from None
+        raise UserError(
+            f"checkpoint {p} is not a readable PyTorch checkpoint (corrupt, truncated or another format): "
+            f"{_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _is_state_dict(obj: Any) -> bool:
+    import torch
+
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    )
+
+
+def find_state_dict(obj: Any, path: str | Path) -> dict[str, Any]:
+    """The ``name -> tensor`` mapping inside a loaded checkpoint: the object itself when it is one,
+    else the first of :data:`CONTAINER_KEYS` that holds one."""
+    if _is_state_dict(obj):
+        return dict(obj)
+    if isinstance(obj, Mapping):
+        for key in CONTAINER_KEYS:
+            if _is_state_dict(obj.get(key)):
+                return dict(obj[key])
+        keys = ", ".join(sorted(map(str, obj))[:8]) or "none"
+        raise UserError(f"checkpoint {path} holds no state dict of tensors (top-level keys: {keys})")
+    raise UserError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
+
+
+def strip_common_prefix(state_dict: dict[str, Any], prefixes=PREFIXES) -> dict[str, Any]:
+    """Remove each of ``prefixes`` (repeatedly, in any order) while every key starts with it."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in prefixes:
+            if state_dict and all(k.startswith(prefix) for k in state_dict):
+                state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
+                changed = True
+    return state_dict
+
+
+# -------------------------------------------------------------------------------------- key matching
+
+
+def _shape(t: Any) -> str:
+    return "x".join(map(str, tuple(t.shape))) or "scalar"
+
+
+def check_keys(model, state_dict: Mapping[str, Any], arch: str, path: str | Path) -> None:
+    """Raise one-line :class:`UserError` unless ``state_dict`` has exactly ``model``'s keys and shapes."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [k for k in expected if k in state_dict and tuple(expected[k].shape) != tuple(state_dict[k].shape)]
+    if not (missing or unexpected or wrong):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:_EXAMPLES])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:_EXAMPLES])})")
+    if wrong:
+        shown = ", ".join(f"{k}: file {_shape(state_dict[k])} vs model {_shape(expected[k])}" for k in wrong[:_EXAMPLES])
+        parts.append(f"{len(wrong)} keys with another shape (e.g. {shown})")
+    article = "an" if arch[0].lower() in "aeiou" else "a"
+    guess = guess_architecture(state_dict)
+    hint = ""
+    if guess and guess != arch:
+        hint = f" (it looks like {'an' if guess[0] in 'AEIOU' else 'a'} {guess} checkpoint: use --methods {guess.lower()})"
+    raise UserError(f"checkpoint {path} is not {article} {arch} checkpoint: {'; '.join(parts)}{hint}")
+
+
+def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
+    """The released architecture whose signature keys ``state_dict`` has, or None (for error hints)."""
+    if "prompt1.prompt_param" in state_dict and "patch_embed.proj.weight" in state_dict:
+        return "PromptIR"
+    if "patch_embed.proj.weight" in state_dict and "encoder_level1.0.attn.temperature" in state_dict:
+        return "Restormer"
+    if "R.head.0.weight" in state_dict and "E.E.encoder_q.E_pre.backbone.0.weight" in state_dict:
+        return "AirNet"
+    return None
+
+
+# -------------------------------------------------------------------------------------- configuration
+
+
+def _seq_len(state_dict: Mapping[str, Any], prefix: str) -> int:
+    """Length of an ``nn.Sequential`` stored under ``prefix`` (largest ``prefix.<i>.`` index + 1)."""
+    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.")
+    found = [int(m.group(1)) for m in map(pattern.match, state_dict) if m]
+    return max(found) + 1 if found else 0
+
+
+def _dim(state_dict, key: str, axis: int) -> int | None:
+    t = state_dict.get(key)
+    return int(t.shape[axis]) if t is not None and t.ndim > axis else None
+
+
+def _restormer_like(state_dict, defaults: dict) -> dict:
+    cfg = dict(defaults)
+    dim = _dim(state_dict, "patch_embed.proj.weight", 0)
+    if dim:
+        cfg["dim"] = dim
+        cfg["in_channels"] = _dim(state_dict, "patch_embed.proj.weight", 1)
+    cfg["out_channels"] = _dim(state_dict, "output.weight", 0) or cfg["out_channels"]
+    blocks, heads = list(cfg["num_blocks"]), list(cfg["heads"])
+    for i, stage in enumerate(("encoder_level1", "encoder_level2", "encoder_level3", "latent")):
+        blocks[i] = _seq_len(state_dict, stage) or blocks[i]
+        heads[i] = _dim(state_dict, f"{stage}.0.attn.temperature", 0) or heads[i]
+    cfg["num_blocks"], cfg["heads"] = tuple(blocks), tuple(heads)
+    cfg["num_refinement_blocks"] = _seq_len(state_dict, "refinement") or cfg["num_refinement_blocks"]
+    hidden = _dim(state_dict, "encoder_level1.0.ffn.project_out.weight", 1)
+    if hidden and hidden != int(cfg["dim"] * cfg["ffn_expansion_factor"]):
+        cfg["ffn_expansion_factor"] = hidden / cfg["dim"]
+    if "encoder_level1.0.attn.qkv.weight" in state_dict:
+        cfg["bias"] = "encoder_level1.0.attn.qkv.bias" in state_dict
+    if "encoder_level1.0.norm1.body.weight" in state_dict:
+        cfg["layernorm"] = "WithBias" if "encoder_level1.0.norm1.body.bias" in state_dict else "BiasFree"
+    return cfg
+
+
+def _restormer_config(state_dict) -> dict:
+    from .restormer import RESTORMER_DEFAULTS
+
+    cfg = _restormer_like(state_dict, RESTORMER_DEFAULTS)
+    cfg["dual_pixel_task"] = "skip_conv.weight" in state_dict
+    return cfg
+
+
+def _promptir_config(state_dict) -> dict:
+    from .promptir import PROMPTIR_DEFAULTS
+
+    cfg = _restormer_like(state_dict, PROMPTIR_DEFAULTS)
+    dims, sizes = list(cfg["prompt_dims"]), list(cfg["prompt_sizes"])
+    for i in range(3):
+        t = state_dict.get(f"prompt{i + 1}.prompt_param")
+        if t is not None and t.ndim == 5:
+            cfg["prompt_len"], dims[i], sizes[i] = int(t.shape[1]), int(t.shape[2]), int(t.shape[3])
+    cfg["prompt_dims"], cfg["prompt_sizes"] = tuple(dims), tuple(sizes)
+    return cfg
+
+
+def _airnet_config(state_dict) -> dict:
+    from .airnet import AIRNET_DEFAULTS
+
+    cfg = dict(AIRNET_DEFAULTS)
+    cfg["n_feats"] = _dim(state_dict, "R.head.0.weight", 0) or cfg["n_feats"]
+    groups = _seq_len(state_dict, "R.body")
+    blocks = _seq_len(state_dict, "R.body.0.body")
+    cfg["n_groups"] = groups - 1 if groups > 1 else cfg["n_groups"]
+    cfg["n_blocks"] = blocks - 1 if blocks > 1 else cfg["n_blocks"]
+    cfg["queue_size"] = _dim(state_dict, "E.E.queue", 1) or cfg["queue_size"]
+    return cfg
+
+
+def _build_restormer(**cfg):
+    from .restormer import Restormer
+
+    return Restormer(**cfg)
+
+
+def _build_promptir(**cfg):
+    from .promptir import PromptIR
+
+    return PromptIR(**cfg)
+
+
+def _build_airnet(**cfg):
+    from .airnet import AirNet
+
+    return AirNet(**cfg)
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """How to configure and build one architecture from a state dict."""
+
+    display: str  # "Restormer"
+    infer: Callable[[Mapping[str, Any]], dict]
+    build: Callable[..., Any]
+    defaults: Callable[[], dict]
+
+
+def _defaults(module: str, name: str) -> Callable[[], dict]:
+    def get() -> dict:
+        import importlib
+
+        return dict(getattr(importlib.import_module(f"baselines.archs.{module}"), name))
+
+    return get
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {
+    "restormer": ArchSpec("Restormer", _restormer_config, _build_restormer, _defaults("restormer", "RESTORMER_DEFAULTS")),
+    "promptir": ArchSpec("PromptIR", _promptir_config, _build_promptir, _defaults("promptir", "PROMPTIR_DEFAULTS")),
+    "airnet": ArchSpec("AirNet", _airnet_config, _build_airnet, _defaults("airnet", "AIRNET_DEFAULTS")),
+}
+
+
+def infer_config(arch: str, state_dict: Mapping[str, Any]) -> dict:
+    """The constructor arguments that make ``arch`` match ``state_dict``'s shapes (defaults elsewhere)."""
+    return ARCHITECTURES[arch].infer(state_dict)
+
+
+def load_architecture(arch: str, path: str | Path, **build_options: Any) -> tuple[Any, dict]:
+    """Read ``path`` and return ``(model in eval mode on the CPU, constructor config)``.
+
+    ``arch`` is a key of :data:`ARCHITECTURES`; ``build_options`` go to the constructor unchanged
+    (e.g. AirNet's ``deform_conv``). Raises :class:`UserError` for a missing, unreadable or
+    wrong-architecture file.
+    """
+    import torch
+
+    spec = ARCHITECTURES[arch]
+    state_dict = strip_common_prefix(find_state_dict(read_checkpoint(path), path))
+    config = spec.infer(state_dict)
+    try:
+        with torch.device("meta"):
+            spec.build(**config, **build_options)
+    except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
+        config = spec.defaults()  # shapes made no sense for this architecture: compare with the release
+    model = spec.build(**config, **build_options)
+    check_keys(model, state_dict, spec.display, path)
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval(), {**config, **build_options}
+
+
+def load_restormer(path: str | Path) -> tuple[Any, dict]:
+    """Restormer from an official ``.pth`` (``{"params": ...}``) or a safetensors export."""
+    return load_architecture("restormer", path)
+
+
+def load_promptir(path: str | Path) -> tuple[Any, dict]:
+    """PromptIR from the official Lightning ``model.ckpt`` (``state_dict`` keys ``net.*``)."""
+    return load_architecture("promptir", path)
+
+
+def load_airnet(path: str | Path, deform_conv: str = "auto") -> tuple[Any, dict]:
+    """AirNet from an official ``.pth`` (All.pth, Denoise.pth, Derain.pth, Dehaze.pth)."""
+    return load_architecture("airnet", path, deform_conv=deform_conv)

@@ -1,0 +1,134 @@
+"""``abair-bench datasets list|check|export``: what test sets exist, whether yours are intact, and a
+Hugging Face copy of any of them. Nothing heavy is imported at module level."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _add_location(p, partial: bool = False) -> None:
+    p.add_argument("--data-root", help="folder holding the real test sets (default $ABAIR_DATA)")
+    p.add_argument("--dataset-path", action="append", metavar="NAME=PATH",
+                   help="where one set (or family, e.g. cbsd68) lies, overriding discovery (repeatable)")
+    if partial:
+        p.add_argument("--allow-partial", action="store_true", help="export only the complete pairs of a broken set")
+        p.add_argument("--noise-seeding", default="per-image", choices=["per-image", "promptir"],
+                       help="test-time noise realisation of the CBSD68 sets (default per-image)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("datasets", help="list, check and export test sets")
+    dsub = p.add_subparsers(dest="datasets_command", metavar="SUBCOMMAND", required=True)
+
+    ls = dsub.add_parser("list", help="every dataset (task, pairs, default protocol) and every suite")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=list_cmd)
+
+    ck = dsub.add_parser(
+        "check",
+        help="find sets under --data-root, pair them and decode every image; list every problem by file",
+        description="For each set: the layout detected, pairs found/expected and every problem (missing partner, "
+        "extra file, size mismatch, unreadable or truncated image). Exit status 1 if a set asked for is broken "
+        "or missing (without names: if any set found is broken).",
+    )
+    ck.add_argument("names", nargs="*", metavar="NAME", help="datasets or suites (default: every real set)")
+    _add_location(ck)
+    ck.set_defaults(func=check_cmd)
+
+    ex = dsub.add_parser("export", help="write a set as a Hugging Face dataset (load it back as hf:DIR)")
+    ex.add_argument("name", metavar="NAME", help="dataset name, e.g. rain100l or mini-derain")
+    ex.add_argument("--to", required=True, metavar="DIR", help="new or empty output folder")
+    _add_location(ex, partial=True)
+    ex.set_defaults(func=export_cmd)
+
+
+def _options(args):
+    from bench.datasets import DATASETS, DatasetOptions
+    from bench.datasets.real import validate_dataset_paths
+
+    from .run import parse_dataset_paths
+
+    paths = parse_dataset_paths(getattr(args, "dataset_path", None))
+    validate_dataset_paths(paths, DATASETS.names())
+    return DatasetOptions(
+        data_root=args.data_root,
+        dataset_paths=paths,
+        noise_seeding=getattr(args, "noise_seeding", "per-image"),
+        allow_partial=getattr(args, "allow_partial", False),
+    )
+
+
+def dataset_rows() -> list[dict]:
+    """One row per registered dataset, with the suites it belongs to."""
+    from bench.datasets import DATASETS, SUITES
+
+    rows = []
+    for name in DATASETS.names():
+        meta = DATASETS.entry(name).meta
+        rows.append({
+            "name": name,
+            "task": meta.get("task", "?"),
+            "count": meta.get("count"),
+            "protocol": meta.get("protocol", "?"),
+            "suites": [s for s, members in SUITES.items() if name in members],
+            "summary": meta.get("summary", ""),
+        })
+    return rows
+
+
+def list_cmd(args) -> int:
+    import json
+
+    from bench.datasets import SUITES
+
+    rows = dataset_rows()
+    if args.json:
+        print(json.dumps({"datasets": rows, "suites": SUITES}, indent=2))
+        return 0
+    w = max(len(r["name"]) for r in rows)
+    print(f"{'dataset':<{w}}  {'task':<9} {'pairs':>6}  {'protocol':<13} suites")
+    for r in rows:
+        print(f"{r['name']:<{w}}  {r['task']:<9} {r['count'] if r['count'] is not None else '?':>6}  "
+              f"{r['protocol']:<13} {','.join(r['suites']) or '-'}")
+    print("\nsuites:")
+    for suite, members in SUITES.items():
+        print(f"  {suite}: {', '.join(members)}")
+    print("\nany dataset may also be given as hf:<folder> (a Hugging Face export, see 'datasets export')")
+    return 0
+
+
+def check_cmd(args) -> int:
+    from bench.datasets import SUITES
+    from bench.datasets.real.check import _Decoded, check_set
+    from bench.datasets.real.table import SETS
+
+    options = _options(args)
+    asked = bool(args.names)
+    names: list[str] = []
+    for name in args.names or list(SETS):
+        members = SUITES[name] if name in SUITES and name not in SETS else [name]
+        names += [n for n in members if n not in names]
+    decoded = _Decoded()
+    counts = {"ok": 0, "broken": 0, "not-found": 0}
+    failed = False
+    for name in names:
+        report = check_set(name, options, decoded)
+        for line in report.lines():
+            print(line)
+        sys.stdout.flush()
+        status = "ok" if report.ok else report.status
+        counts[status] += 1
+        if report.status == "broken" or (asked and report.status == "not-found"):
+            failed = True
+    print(f"checked {len(names)} sets: {counts['ok']} ok, {counts['broken']} broken, {counts['not-found']} not found")
+    return 1 if failed else 0
+
+
+def export_cmd(args) -> int:
+    from bench.datasets import get_dataset
+    from bench.datasets.real.hf import export
+
+    dataset = get_dataset(args.name, _options(args))
+    n = export(dataset, args.to)
+    print(f"{args.name}: {n} pairs -> {args.to} (load it back as hf:{args.to})")
+    return 0

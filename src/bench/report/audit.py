@@ -1,0 +1,127 @@
+"""Protocol audit: the same restored images scored under every protocol.
+
+For every saved restoration (``DIR/images/<method>/<dataset>/<image_id>.png``) and every protocol
+(each entry of :func:`bench.protocols.list_protocols`, with the reference scikit-image backend and,
+when pyiqa is installed, the ``@pyiqa`` backend), the PNG and its ground truth are prepared the
+protocol's way (:meth:`Protocol.prepare_pair`: e.g. the centre crop to a multiple of 16) and scored
+(:meth:`Protocol.score`). Nothing is restored again.
+
+The result says how far the conventions alone move each mean: ``spread`` is the largest minus the
+smallest mean over the protocols, for a method, a dataset and a metric. Two caveats are written in
+the report: the PNGs are 8-bit, so a protocol that does not round (``allinone-rgb``) scores a
+slightly different image than the runner did (its ``recorded`` mean is shown beside it); and a
+protocol whose crop differs from the one the run restored under sees a crop of the restoration,
+not a restoration of the crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from abair.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .grids import InputCache
+    from .runs import Runs
+
+
+@dataclass
+class AuditResult:
+    """``scores``: long per-image rows (run, method, dataset, image_id, protocol, metric, value);
+    ``summary``: one row per (run, method, dataset, metric) with a mean per protocol, the recorded
+    mean under each protocol the run used, and the spread; ``notes``: protocols or images skipped."""
+
+    scores: pd.DataFrame
+    summary: pd.DataFrame
+    protocols: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def available_protocols() -> tuple[list[str], list[str]]:
+    """Every protocol spec that can be scored here, and notes on the ones that cannot."""
+    from bench.protocols import BACKENDS, get_protocol, list_protocols
+
+    specs, notes = [], []
+    for base in list_protocols():
+        specs.append(base.spec)
+        for backend in BACKENDS.names():
+            if backend == base.backend:
+                continue
+            try:
+                specs.append(get_protocol(f"{base.name}@{backend}").spec)
+            except UserError as exc:
+                notes.append(f"{base.name}@{backend} skipped: {exc}")
+    return specs, notes
+
+
+def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None, limit: int | None = None,
+          datasets: list[str] | None = None) -> AuditResult:
+    """Score every saved restoration under every protocol (``limit``: first N images per dataset)."""
+    import pandas as pd
+
+    from abair.imageops import centre_crop
+    from bench.protocols import get_protocol
+
+    from .grids import read_png
+
+    notes: list[str] = []
+    if protocols is None:
+        protocols, notes = available_protocols()
+    chosen = [get_protocol(p) for p in protocols]
+    rows = []
+    for run, method in runs.methods():
+        recs = runs.records[(runs.records["run"] == run) & (runs.records["method"] == method)]
+        for dataset in dict.fromkeys(recs["dataset"]):
+            if datasets and dataset not in datasets:
+                continue
+            ids = list(dict.fromkeys(recs.loc[recs["dataset"] == dataset, "image_id"]))
+            ids = [i for i in ids if runs.image_path(run, method, dataset, i).exists()]
+            if not ids:
+                continue
+            for image_id in ids[:limit] if limit else ids:
+                try:
+                    pair = inputs.pair(dataset, image_id)
+                except UserError as exc:
+                    notes.append(f"{dataset}: ground truth not available ({exc}); not audited")
+                    break
+                restored = read_png(runs.image_path(run, method, dataset, image_id))
+                h, w = restored.shape[:2]
+                clean = centre_crop(pair.clean, h, w)
+                for protocol in chosen:
+                    try:
+                        r, c = protocol.prepare_pair(restored, clean)
+                        scores = protocol.score(r, c)
+                    except UserError as exc:
+                        notes.append(f"{dataset}/{image_id} under {protocol.spec}: {exc}")
+                        continue
+                    for metric, value in scores.items():
+                        rows.append((run, method, dataset, image_id, protocol.spec, metric, float(value)))
+    columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
+    scores = pd.DataFrame(rows, columns=columns)
+    return AuditResult(scores, summarise(scores, runs.records, [p.spec for p in chosen]),
+                       [p.spec for p in chosen], notes)
+
+
+def summarise(scores: pd.DataFrame, records: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:
+    """Means per protocol (columns), ``recorded <protocol>`` means from the run's own records on the
+    same images, and ``spread`` (max - min over the audited protocols) per (run, method, dataset, metric)."""
+    import pandas as pd
+
+    keys = ["run", "method", "dataset", "metric"]
+    if scores.empty:
+        return pd.DataFrame(columns=[*keys, "n", *protocols, "spread"])
+    means = scores.pivot_table(index=keys, columns="protocol", values="value", aggfunc="mean", sort=False)
+    means = means.reindex(columns=[p for p in protocols if p in means.columns])
+    n = scores.groupby(keys, sort=False)["image_id"].nunique().rename("n")
+    out = pd.concat([n, means], axis=1)
+    out["spread"] = means.max(axis=1) - means.min(axis=1)
+    audited = scores[["run", "method", "dataset", "image_id"]].drop_duplicates()
+    rec = records.merge(audited, on=["run", "method", "dataset", "image_id"])
+    if not rec.empty:
+        recorded = rec.pivot_table(index=keys, columns="protocol", values="value", aggfunc="mean", sort=False)
+        recorded.columns = [f"recorded {c}" for c in recorded.columns]
+        out = out.join(recorded)
+    return out.reset_index()

@@ -1,0 +1,317 @@
+"""Assemble a report from run directories: tables, statistics, figures, audit, exports, HTML.
+
+:func:`make_report` is what ``abair-bench report`` calls. It reads run stores and the paper's
+numbers only; no model runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abair.errors import UserError, unknown_name
+
+from .stats import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED
+
+# (paper figure it stands for or "", table whose datasets it shows, what)
+GRID_GROUPS = (("4", "1", "known tasks"), ("5", "4", "unseen tasks"), ("", "5", "mixed degradations"))
+
+
+@dataclass
+class ReportOptions:
+    """Everything ``abair-bench report`` was asked to do (see ``abair-bench report --help``)."""
+
+    runs: list[str]
+    out: str
+    tables: list[str] | None = None
+    exports: str | None = None
+    protocol: str | None = None
+    grids: list[tuple[str, str]] | None = None
+    compare: list[tuple[str, str]] | None = None
+    audit: bool = True
+    audit_protocols: list[str] | None = None
+    audit_limit: int | None = None
+    n_boot: int = DEFAULT_N_BOOT
+    confidence: float = DEFAULT_CONFIDENCE
+    seed: int = DEFAULT_SEED
+    ci_method: str = "bca"
+    data_root: str | None = None
+    title: str = "abair-bench report"
+    command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+
+
+@dataclass
+class ReportResult:
+    html: Path
+    tables: list  # BuiltTable
+    comparisons: list  # (dataset, metric, PairedComparison)
+    audit: Any  # AuditResult | None
+    exported: list[Path]
+
+
+def resolve_method(runs, token: str) -> tuple[str, str]:
+    """``METHOD`` (in exactly one run) or ``RUN/METHOD`` -> ``(run, method)``."""
+    pairs = runs.methods()
+    run, sep, method = token.partition("/")
+    if sep and run in runs.dirs:
+        if (run, method) not in pairs:
+            raise unknown_name(f"method in run '{run}'", method, [m for r, m in pairs if r == run])
+        return run, method
+    hits = [(r, m) for r, m in pairs if m == token]
+    if not hits:
+        raise unknown_name("method", token, sorted({m for _, m in pairs}))
+    if len(hits) > 1:
+        raise UserError(f"method '{token}' is in runs {', '.join(r for r, _ in hits)}; write RUN/{token}")
+    return hits[0]
+
+
+def comparisons(runs, scored, requested, *, n_boot, confidence, seed, ci_method):
+    """Paired comparisons per dataset and metric; default: the best vs the second-best method by
+    mean PSNR on each dataset. Returns ``(list of (dataset, metric, PairedComparison), note)``."""
+    from .stats import paired_comparison
+
+    def label(pair):
+        multi = len({r for r, m in runs.methods() if m == pair[1]}) > 1
+        return f"{pair[0]}/{pair[1]}" if multi else pair[1]
+
+    def series(pair, dataset, metric):
+        d = scored[(scored["run"] == pair[0]) & (scored["method"] == pair[1]) & (scored["dataset"] == dataset)
+                   & (scored["metric"] == metric)]
+        return d.set_index("image_id")["value"]
+
+    jobs = []
+    if requested:
+        for a_tok, b_tok in requested:
+            a, b = resolve_method(runs, a_tok), resolve_method(runs, b_tok)
+            for dataset in dict.fromkeys(scored["dataset"]):
+                if len(series(a, dataset, "psnr")) and len(series(b, dataset, "psnr")):
+                    jobs.append((dataset, a, b))
+    else:
+        psnr = scored[scored["metric"] == "psnr"]
+        for dataset, d in psnr.groupby("dataset", sort=False):
+            means = d.groupby(["run", "method"], sort=False)["value"].mean().sort_values(ascending=False)
+            if len(means) >= 2:
+                jobs.append((dataset, means.index[0], means.index[1]))
+    out = []
+    for dataset, a, b in jobs:
+        for metric in ("psnr", "ssim"):
+            sa, sb = series(a, dataset, metric), series(b, dataset, metric)
+            if len(sa.index.intersection(sb.index)) == 0:
+                continue
+            out.append((dataset, metric, paired_comparison(sa, sb, name_a=label(a), name_b=label(b), n_boot=n_boot,
+                                                           confidence=confidence, seed=seed, method=ci_method)))
+    note = "" if out else ("the runs hold one method only" if len(runs.methods()) < 2
+                           else "the requested methods share no image")
+    return out, note
+
+
+def _comparison_rows(items, confidence) -> list[dict[str, str]]:
+    from .export import format_number
+
+    rows = []
+    for dataset, metric, c in items:
+        m = metric.upper()
+        sig = c.significant
+        verdict = (f"{c.a if c.mean_delta > 0 else c.b} higher" if sig else "indistinguishable")
+        rows.append({
+            "dataset": dataset, "a": c.a, "b": c.b, "n": str(c.n), "metric": m,
+            "mean_a": format_number(c.mean_a, m), "mean_b": format_number(c.mean_b, m),
+            "delta": format_number(c.mean_delta, m, signed=True),
+            "interval": f"[{format_number(c.delta_low, m, signed=True)}, {format_number(c.delta_high, m, signed=True)}]",
+            "sign": "pos" if c.mean_delta > 0 else "neg" if c.mean_delta < 0 else "",
+            "win_rate": f"{100 * c.win_rate:.0f}%", "wlt": f"{c.wins}/{c.losses}/{c.ties}",
+            "p": "–" if c.wilcoxon_p != c.wilcoxon_p else (f"{c.wilcoxon_p:.2g}" if c.wilcoxon_p < 0.001
+                                                             else f"{c.wilcoxon_p:.3f}"),
+            "verdict": verdict,
+        })
+    return rows
+
+
+def _audit_context(result) -> dict[str, Any] | None:
+    from .export import format_number
+
+    if result is None or result.summary.empty:
+        return None
+    s = result.summary
+    recorded = [c for c in s.columns if str(c).startswith("recorded ")]
+    header = ["run", "method", "dataset", "metric", "n", *result.protocols, *recorded, "spread"]
+    rows = []
+    for _, r in s.iterrows():
+        m = str(r["metric"]).upper()
+        rows.append([r["run"], r["method"], r["dataset"], m, str(int(r["n"]))]
+                    + [format_number(float(r[p]), m) if p in s.columns else "–" for p in result.protocols]
+                    + [format_number(float(r[c]), m) for c in recorded]
+                    + [format_number(float(r["spread"]), m)])
+    psnr = s[s["metric"] == "psnr"]
+    largest = ""
+    if len(psnr):
+        top = psnr.loc[psnr["spread"].idxmax()]
+        largest = f"{top['spread']:.2f} dB ({top['method']} on {top['dataset']})"
+    return {"header": header, "rows": rows, "largest": largest}
+
+
+def _manifest_context(runs) -> list[dict[str, Any]]:
+    out = []
+    for label, manifest in runs.manifests.items():
+        invocations = []
+        for inv in manifest.get("invocations", []):
+            git = inv.get("git", {})
+            dev = inv.get("device", {})
+            device = ", ".join(str(dev[k]) for k in ("device", "gpu", "cpu", "platform", "python") if dev.get(k))
+            versions = ", ".join(f"{k} {v}" for k, v in (inv.get("versions") or {}).items() if v)
+            invocations.append({
+                "command": inv.get("command", "?"),
+                "commit": f"{git.get('commit', 'unknown')}{' (uncommitted changes)' if git.get('dirty') else ''}",
+                "started": inv.get("started", "?"), "finished": inv.get("finished") or "not finished",
+                "device": device or "?", "seeds": json.dumps(inv.get("seeds", {})), "versions": versions or "?",
+            })
+        datasets = []
+        for name, info in (manifest.get("datasets") or {}).items():
+            where = info.get("suite") or info.get("layout") or info.get("root") or ""
+            datasets.append({"name": name, "task": info.get("task", "?"), "count": info.get("count", "?"),
+                             "protocol": info.get("default_protocol", "?"), "sha": str(info.get("sha256", ""))[:16],
+                             "where": where})
+        out.append({
+            "label": label, "dir": str(runs.dirs[label]), "run_id": manifest.get("run_id", "?"),
+            "created": manifest.get("created", "?"), "invocations": invocations,
+            "methods": {m: json.dumps(c, sort_keys=True) for m, c in (manifest.get("methods") or {}).items()},
+            "protocols": ", ".join(manifest.get("protocols", {})), "datasets": datasets,
+        })
+    return out
+
+
+def _grids(runs, scored, built_by_id, options, inputs):
+    """Figures 4-5 analogues; returns ``(figures [(title, png bytes)], notes, selection text)``."""
+    from .grids import build_grid, grid_figure, median_images
+    from .radar import figure_bytes
+    from .tables import build_table, get_spec
+
+    if not any((d / "images").is_dir() for d in runs.dirs.values()):
+        return [], ["the runs saved no restored image (run with --save-images)"], ""
+    figures, notes = [], []
+    if options.grids:
+        rows, n = build_grid(runs, scored, options.grids, inputs=inputs)
+        notes += n
+        if rows:
+            figures.append(("Qualitative results (chosen images)", figure_bytes(grid_figure(rows), "png")))
+        return figures, notes, "Images chosen with --grid."
+    for figure_no, table_id, what in GRID_GROUPS:
+        built = built_by_id.get(table_id) or build_table(get_spec(table_id), scored, n_boot=10)
+        datasets = [o.split(":", 1)[1] for o in (built.origins.get(c.label) for c in built.spec.columns) if o]
+        rows, n = build_grid(runs, scored, median_images(scored, datasets), inputs=inputs)
+        notes += n
+        if rows:
+            title = f"Figure {figure_no} analogue: {what}" if figure_no else f"Qualitative results: {what}"
+            figures.append((title, figure_bytes(grid_figure(rows, title), "png")))
+    return figures, notes, "Each dataset shows its median image (by best-method PSNR), not a chosen one."
+
+
+def make_report(options: ReportOptions) -> ReportResult:
+    """Build everything and write ``options.out`` (and ``options.exports`` when given)."""
+    from bench.datasets import DatasetOptions
+
+    from . import html
+    from .audit import audit as run_audit
+    from .export import export_tables
+    from .grids import InputCache
+    from .radar import figure_bytes, paper_radar_data, radar_figure, run_radar_data
+    from .runs import format_seconds, load_runs
+    from .tables import build_table, get_spec, select_specs
+
+    if not 0 < options.confidence < 1:
+        raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
+    runs = load_runs(options.runs)
+    scored = runs.scored(options.protocol)
+    boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
+    specs = select_specs(options.tables)
+    built = [build_table(spec, scored, **boot) for spec in specs]
+    built_by_id = {b.spec.id: b for b in built}
+    for extra in ("1", "4", "5"):  # the radar and the grids need these even when not printed
+        if extra not in built_by_id:
+            built_by_id[extra] = build_table(get_spec(extra), scored, n_boot=10)
+
+    exports_dir = Path(options.exports) if options.exports else None
+    exported: list[Path] = []
+
+    radars, radar_notes = [], []
+    frame, groups = paper_radar_data()
+    paper_fig = radar_figure(frame, groups, title="Figure 1 from the paper's numbers (PSNR)")
+    radars.append(("Figure 1 regenerated from the paper's own numbers (Tables 1, 4, 5).", "radar-paper", paper_fig))
+    run_frame, run_groups = run_radar_data(built_by_id)
+    if len(run_frame) >= 2 and run_frame.shape[1] >= 3:
+        suite = "mini suite" if runs.scale()["mini_only"] else "runs"
+        fig = radar_figure(run_frame, run_groups, title=f"This report's {suite} (PSNR)")
+        radars.append((f"The same plot from our runs ({', '.join(map(str, run_frame.index))}).", "radar-runs", fig))
+    else:
+        radar_notes.append("no radar of our runs: it needs at least 2 methods scored on at least 3 of the task axes "
+                           f"(have {len(run_frame)} method(s) on {run_frame.shape[1] if len(run_frame) else 0} axes)")
+    radar_ctx = []
+    for caption, stem, fig in radars:
+        png = figure_bytes(fig, "png")
+        radar_ctx.append({"uri": html.data_uri(png), "alt": caption, "caption": caption})
+        if exports_dir:
+            exports_dir.mkdir(parents=True, exist_ok=True)
+            (exports_dir / f"{stem}.png").write_bytes(png)
+            (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
+            exported += [exports_dir / f"{stem}.png", exports_dir / f"{stem}.svg"]
+
+    comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
+                                   confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
+
+    inputs = InputCache(DatasetOptions(data_root=options.data_root))
+    grid_figs, grid_notes, grid_selection = _grids(runs, scored, built_by_id, options, inputs)
+    grid_ctx = [{"uri": html.data_uri(png), "alt": title, "caption": title} for title, png in grid_figs]
+
+    audit_result, audit_note = None, ""
+    if not options.audit:
+        audit_note = "switched off (--no-audit)"
+    elif not any((d / "images").is_dir() for d in runs.dirs.values()):
+        audit_note = "the runs saved no restored image (run with --save-images)"
+    else:
+        audit_result = run_audit(runs, inputs, protocols=options.audit_protocols, limit=options.audit_limit)
+        if audit_result.summary.empty:
+            audit_note = "no saved restoration could be scored"
+
+    if exports_dir:
+        exported += export_tables(built, exports_dir)
+        for i, (_title, png) in enumerate(grid_figs, 1):
+            (exports_dir / f"grid-{i}.png").write_bytes(png)
+            exported.append(exports_dir / f"grid-{i}.png")
+        if audit_result is not None and not audit_result.summary.empty:
+            audit_result.summary.to_csv(exports_dir / "protocol-audit.csv", index=False)
+            exported.append(exports_dir / "protocol-audit.csv")
+        if comps:
+            import pandas as pd
+
+            pd.DataFrame([{"dataset": d, "metric": m, **asdict(c), "win_rate": c.win_rate} for d, m, c in comps]) \
+                .to_csv(exports_dir / "paired-comparisons.csv", index=False)
+            exported.append(exports_dir / "paired-comparisons.csv")
+
+    scale = runs.scale()
+    scale["training"] = {m: format_seconds(s) for m, s in scale.pop("training_seconds").items()}
+    method_text = (
+        "bias-corrected and accelerated percentiles (bias from the share of resampled means below the observed "
+        "one, acceleration from the jackknife)" if options.ci_method == "bca"
+        else "the plain percentiles of the resampled means"
+    )
+    context = {
+        "title": options.title, "command": options.command,
+        "runs": _manifest_context(runs), "run_notes": runs.notes, "scale": scale,
+        "stats": {"confidence_pct": f"{100 * options.confidence:g}", "n_boot": options.n_boot, "seed": options.seed,
+                  "method_name": "BCa" if options.ci_method == "bca" else "percentile", "method_text": method_text},
+        "tables": [html.table_context(b) for b in built],
+        "radars": radar_ctx, "radar_notes": radar_notes,
+        "comparisons": _comparison_rows(comps, options.confidence), "comparisons_note": comp_note,
+        "grids": grid_ctx, "grid_notes": grid_notes, "grid_selection": grid_selection,
+        "grid_note": grid_notes[0] if grid_notes and not grid_ctx else "no image to show",
+        "audit": _audit_context(audit_result), "audit_note": audit_note,
+        "audit_notes": audit_result.notes if audit_result else [],
+    }
+    out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html.render(context), encoding="utf-8")
+    return ReportResult(out, built, comps, audit_result, exported)

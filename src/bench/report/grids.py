@@ -1,0 +1,204 @@
+"""Figures 4-5: qualitative grids (input, each method, ground truth) with a zoomed inset.
+
+A grid has one row per chosen image and the columns ``Input``, the methods whose restored PNGs the
+run saved (``run --save-images``), and ``Ground truth``. Each panel shows the whole image with a
+yellow box, and the box's content enlarged (nearest neighbour, so pixels stay pixels) in the
+bottom-right corner. The box is placed where the input differs most from the ground truth (the
+square window of side ``zoom_frac`` x the shorter side with the largest mean absolute error), the
+same box on every panel of a row.
+
+The input and the ground truth come from the dataset registry (:func:`bench.datasets.get_dataset`;
+reading data, not running a model); they are centre-cropped to the saved PNG's size when a
+protocol cropped the images before restoration. Images are uint8 HxWx3 throughout.
+
+When no image is chosen, each dataset contributes its *median* image: the one whose best method
+PSNR is the median of that dataset's, a typical case rather than a flattering one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from abair.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from .runs import Runs
+
+BOX_COLOUR = (255, 215, 0)
+PANEL_MAX_SIDE = 320
+
+
+@dataclass
+class GridRow:
+    """One image: ``panels`` are (title, uint8 HxWx3 panel with inset, caption) in column order."""
+
+    dataset: str
+    image_id: str
+    panels: list[tuple[str, np.ndarray, str]] = field(default_factory=list)
+
+
+INSET_FRAC = 0.45
+
+
+def zoom_box(degraded: np.ndarray, clean: np.ndarray, zoom_frac: float = 0.25,
+             inset_frac: float = INSET_FRAC) -> tuple[int, int, int]:
+    """``(top, left, size)`` of the square window with the largest mean |degraded - clean| among
+    those clear of the bottom-right corner where the inset goes (``inset_frac`` of the shorter side)."""
+    import numpy as np
+
+    h, w = clean.shape[:2]
+    size = max(4, int(round(min(h, w) * zoom_frac)))
+    err = np.abs(degraded.astype(np.float64) - clean.astype(np.float64)).mean(axis=2)
+    integral = np.pad(err.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
+    corner = round(min(h, w) * inset_frac) + 2
+    tops, lefts = np.arange(sums.shape[0])[:, None], np.arange(sums.shape[1])[None, :]
+    under_inset = (tops + size > h - corner) & (lefts + size > w - corner)
+    if not under_inset.all():
+        sums = np.where(under_inset, -np.inf, sums)
+    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(top), int(left), size
+
+
+def with_inset(image: np.ndarray, box: tuple[int, int, int], inset_frac: float = INSET_FRAC,
+               max_side: int = PANEL_MAX_SIDE) -> np.ndarray:
+    """The image (downscaled to ``max_side``) with ``box`` outlined and its content enlarged in the
+    bottom-right corner (``inset_frac`` of the panel's width); returns a new uint8 array."""
+    import numpy as np
+    from PIL import Image
+
+    top, left, size = box
+    crop = image[top : top + size, left : left + size]
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    ph, pw = max(1, round(h * scale)), max(1, round(w * scale))
+    panel = np.asarray(Image.fromarray(image).resize((pw, ph), Image.LANCZOS)) if scale < 1 else image.copy()
+    panel = panel.copy()
+    t, lft, s = (round(v * scale) for v in (top, left, size))
+    s = max(s, 2)
+    line = max(1, round(min(ph, pw) / 100))
+    for y0, y1, x0, x1 in ((t, t + line, lft, lft + s), (t + s - line, t + s, lft, lft + s),
+                           (t, t + s, lft, lft + line), (t, t + s, lft + s - line, lft + s)):
+        panel[max(0, y0):min(ph, y1), max(0, x0):min(pw, x1)] = BOX_COLOUR
+    side = max(8, round(min(ph, pw) * inset_frac))
+    zoom = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((side, side), Image.NEAREST))
+    framed = np.empty((side + 2 * line, side + 2 * line, 3), dtype=np.uint8)
+    framed[:] = BOX_COLOUR
+    framed[line : line + side, line : line + side] = zoom
+    fh = framed.shape[0]
+    panel[ph - fh : ph, pw - fh : pw] = framed[: min(fh, ph), : min(fh, pw)]
+    return panel
+
+
+def median_images(scored: pd.DataFrame, datasets: list[str], metric: str = "psnr") -> list[tuple[str, str]]:
+    """For each dataset, the image whose best-method ``metric`` is the median of the dataset's."""
+    out = []
+    for ds in datasets:
+        d = scored[(scored["dataset"] == ds) & (scored["metric"] == metric)]
+        if d.empty:
+            continue
+        best = d.groupby("image_id")["value"].max().sort_values(kind="mergesort")
+        out.append((ds, str(best.index[(len(best) - 1) // 2])))
+    return out
+
+
+class InputCache:
+    """Loads pairs through the dataset registry, one dataset object per name (shared by the audit)."""
+
+    def __init__(self, dataset_options=None):
+        self.options = dataset_options
+        self._sets: dict[str, object] = {}
+
+    def pair(self, dataset: str, image_id: str):
+        from bench.datasets import get_dataset
+
+        if dataset not in self._sets:
+            self._sets[dataset] = get_dataset(dataset, self.options)
+        return self._sets[dataset].load(image_id)
+
+
+def read_png(path) -> np.ndarray:
+    """A saved restoration as uint8 HxWx3 (UserError naming the file if unreadable)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UserError(f"cannot read the restored image {path} ({exc}); rerun with --save-images") from None
+
+
+def build_grid(runs: Runs, scored: pd.DataFrame, selection: list[tuple[str, str]], *, inputs: InputCache,
+               max_methods: int = 6, zoom_frac: float = 0.25) -> tuple[list[GridRow], list[str]]:
+    """Rows for the chosen (dataset, image id) pairs; returns ``(rows, notes)``.
+
+    Methods: the (run, method) pairs that saved a PNG for the image, at most ``max_methods``.
+    Captions: the method's PSNR/SSIM on that image from ``scored`` (one protocol per dataset).
+    """
+    from abair.imageops import centre_crop
+
+    rows: list[GridRow] = []
+    notes: list[str] = []
+    pairs = runs.methods()
+    multi = len({m for _, m in pairs}) < len(pairs)
+    for dataset, image_id in selection:
+        saved = [(r, m) for r, m in pairs if runs.image_path(r, m, dataset, image_id).exists()]
+        if not saved:
+            notes.append(f"{dataset}/{image_id}: no saved restoration (run with --save-images)")
+            continue
+        try:
+            pair = inputs.pair(dataset, image_id)
+        except UserError as exc:
+            notes.append(f"{dataset}/{image_id}: input not available ({exc})")
+            continue
+        restored = [(r, m, read_png(runs.image_path(r, m, dataset, image_id))) for r, m in saved[:max_methods]]
+        h, w = restored[0][2].shape[:2]
+        degraded, clean = centre_crop(pair.degraded, h, w), centre_crop(pair.clean, h, w)
+        box = zoom_box(degraded, clean, zoom_frac)
+        row = GridRow(dataset, image_id, [("Input", with_inset(degraded, box), "")])
+        for run, method, image in restored:
+            if image.shape != clean.shape:
+                notes.append(f"{run}/{method}/{dataset}/{image_id}.png is {image.shape[:2]}, not {clean.shape[:2]}")
+                continue
+            cells = scored[(scored["run"] == run) & (scored["method"] == method) & (scored["dataset"] == dataset)
+                           & (scored["image_id"] == image_id)].set_index("metric")["value"]
+            caption = " / ".join(f"{cells[m]:.{2 if m == 'psnr' else 3}f}" for m in ("psnr", "ssim") if m in cells)
+            title = f"{method} [{run}]" if multi else method
+            row.panels.append((title, with_inset(image, box), caption))
+        row.panels.append(("Ground truth", with_inset(clean, box), "PSNR / SSIM"))
+        rows.append(row)
+    return rows, notes
+
+
+def grid_figure(rows: list[GridRow], title: str = "") -> Figure:
+    """The grid as a matplotlib figure (Agg canvas): rows x panels, titles above, captions below."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = max(len(r.panels) for r in rows)
+    nrows = len(rows)
+    fig = Figure(figsize=(2.2 * ncols, 2.45 * nrows + (0.4 if title else 0)), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.set_axis_off()
+            if j >= len(row.panels):
+                continue
+            name, panel, caption = row.panels[j]
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_title(name, fontsize=8)
+            ax.text(0.5, -0.04, caption, transform=ax.transAxes, ha="center", va="top", fontsize=7)
+        axes[i][0].text(-0.06, 0.5, f"{row.dataset}\n{row.image_id}", transform=axes[i][0].transAxes,
+                        ha="right", va="center", fontsize=7, rotation=90)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.93 if title else 0.96, bottom=0.03, wspace=0.05, hspace=0.3)
+    return fig

@@ -1,0 +1,79 @@
+"""The HTML report: one self-contained file rendered from ``bench/templates/report.html.j2``.
+
+Everything is inline: CSS in the page, figures as ``data:image/png;base64`` URIs, no script, no
+external request, so the file can be mailed, committed or opened offline. This module only turns
+already computed pieces (built tables, comparisons, figures, audit, manifests) into the template's
+context; :mod:`bench.report.build` computes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+from .export import cell_text, format_number
+from .tables import DELTA, HIGHER_IS_BETTER, PAPER, BuiltTable, rank_marks
+
+TEMPLATE = "report.html.j2"
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``bytes`` -> ``data:<mime>;base64,...`` (for ``<img src>``)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def table_context(table: BuiltTable) -> dict[str, Any]:
+    """What the template needs to draw one table: two header rows and the body cells with marks."""
+    keys = list(table.values.columns)
+    groups: list[dict[str, Any]] = []
+    for col, _metric in keys:
+        if groups and groups[-1]["label"] == col:
+            groups[-1]["span"] += 1
+        else:
+            origin = table.origins.get(col)
+            groups.append({"label": col, "span": 1, "dataset": origin.split(":", 1)[1] if origin else "",
+                           "protocol": table.protocols.get(col, "")})
+    metrics = []
+    for _col, metric in keys:
+        better = HIGHER_IS_BETTER.get(metric)
+        metrics.append({"label": "M" if metric == "M" else metric,
+                        "arrow": {True: "↑", False: "↓", None: ""}[better]})
+    marks = rank_marks(table)
+    rows = []
+    for label in table.values.index:
+        kind = table.kinds[label]
+        cells = []
+        for key in keys:
+            main, extra = cell_text(table, label, key)
+            title = ""
+            if extra:
+                low, high = float(table.low.loc[label, key]), float(table.high.loc[label, key])
+                n = table.n.loc[label, key]
+                title = (f"95% bootstrap interval [{format_number(low, key[1])}, {format_number(high, key[1])}], "
+                         f"{int(n)} images")
+            value = float(table.values.loc[label, key])
+            sign = "" if kind != DELTA or math.isnan(value) else ("pos" if value > 0 else "neg" if value < 0 else "")
+            cells.append({"text": main, "extra": extra, "mark": marks.loc[label, key], "title": title, "sign": sign})
+        rows.append({"label": label, "kind": kind, "cells": cells})
+    first_run = next((i for i, r in enumerate(rows) if r["kind"] != PAPER), None)
+    return {
+        "id": table.spec.id, "number": table.spec.number, "title": table.spec.title, "caption": table.spec.caption,
+        "setting": table.spec.setting, "row_header": table.spec.row_header, "groups": groups, "metrics": metrics,
+        "rows": rows, "first_run": first_run, "notes": table.notes, "suite": table.suite,
+        "average_rule": table.spec.average.rule if table.spec.average else "",
+    }
+
+
+def render(context: dict[str, Any]) -> str:
+    """Render the report template with ``context`` (see :func:`bench.report.build.make_report`)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("bench", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE).render(**context)

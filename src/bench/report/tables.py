@@ -1,0 +1,388 @@
+"""Table specs for the paper's Tables 1-8 and the builder that fills them from run records.
+
+A :class:`TableSpec` (read from ``bench/data/paper_tables.yaml``) gives a table's caption, its
+columns (the paper's dataset name, the real test set standing for it and its mini-suite
+analogue), its metrics, how its Average is taken, and its rows in the paper's order. Table 6 is
+two small tables in the paper, here ``6a`` (pre-training) and ``6b`` (LoRA rank).
+
+:func:`build_table` turns run records (long format, see :mod:`bench.store`) and the paper's numbers
+into a :class:`BuiltTable` in the paper's shape: the paper's reference rows first, then one row per
+(run, method) with the mean of its per-image values and a bootstrap interval, each followed by a
+``Δ`` row (ours minus the paper) where the method reproduces a paper row and the column was scored
+on the real test set (never on the mini suite, whose images are not the paper's).
+
+Cells are keyed by ``(column label, metric)``: ``("Rain100L", "PSNR")``, ``("Average", "SSIM")``,
+``("Param.", "M")``. PSNR is in dB, SSIM in 0..1, parameters in millions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from abair.errors import UserError, unknown_name
+
+from .paper import paper_tables_meta, paper_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: direction of each metric: True = higher is better, False = lower, None = not ranked
+HIGHER_IS_BETTER: dict[str, bool | None] = {"PSNR": True, "SSIM": True, "M": None}
+#: decimals the paper prints
+DECIMALS: dict[str, int] = {"PSNR": 2, "SSIM": 3, "M": 1}
+PAPER, RUN, DELTA = "paper", "run", "delta"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One dataset column: ``label`` as in the paper's data, ``real``/``mini`` the run dataset keys."""
+
+    label: str
+    header: str
+    task: str
+    real: str | None
+    mini: str | None
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One printed row of the paper (``method``/``variant`` as in ``paper_results.csv``)."""
+
+    label: str
+    method: str
+    variant: str = ""
+    cite: int | None = None
+    group: str | None = None
+    rank: int | None = None
+
+    @property
+    def printed(self) -> str:
+        """The label as the paper prints it, e.g. ``AirNet [27]`` or ``LoRA [19] r8``."""
+        if self.group is not None:
+            return f"{self.group} [{self.cite}] r{self.rank}"
+        return f"{self.label} [{self.cite}]" if self.cite else self.label
+
+
+@dataclass(frozen=True)
+class AverageSpec:
+    """The Average column: the mean of the ``over`` columns' means, for ``metrics``."""
+
+    label: str
+    metrics: tuple[str, ...]
+    over: tuple[str, ...]
+    rule: str
+    from_table: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    id: str
+    number: int
+    setting: str
+    title: str
+    caption: str
+    metrics: tuple[str, ...]
+    columns: tuple[Column, ...]
+    rows: tuple[RowSpec, ...]
+    average: AverageSpec | None = None
+    params: tuple[str, str] | None = None  # (label, unit)
+    ssim_leading_zero: bool = True
+    row_header: str = "Method"
+    run_methods_only: tuple[str, ...] | None = None
+    known_mismatches: tuple[dict, ...] = ()
+    printed_duplicates: tuple[dict, ...] = ()
+    truncated: str | None = None
+
+    def cell_keys(self) -> list[tuple[str, str]]:
+        """Every cell column in the paper's order: datasets x metrics, Average, parameters."""
+        keys = [(c.label, m) for c in self.columns for m in self.metrics]
+        if self.average:
+            keys += [(self.average.label, m) for m in self.average.metrics]
+        if self.params:
+            keys.append(self.params)
+        return keys
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cell columns) of the paper's table as transcribed."""
+        return len(self.rows), len(self.cell_keys())
+
+    def average_columns(self) -> tuple[Column, ...]:
+        """The columns the Average is taken over (another table's for Table 6)."""
+        if self.average is None:
+            return ()
+        source = get_spec(self.average.from_table) if self.average.from_table else self
+        by_label = {c.label: c for c in source.columns}
+        return tuple(by_label[label] for label in self.average.over)
+
+
+def _spec_from_dict(d: dict) -> TableSpec:
+    avg = d.get("average")
+    params = d.get("params")
+    return TableSpec(
+        id=str(d["id"]), number=int(d["number"]), setting=d["setting"], title=d["title"], caption=d["caption"],
+        metrics=tuple(d["metrics"]),
+        columns=tuple(Column(c["label"], c["header"], c["task"], c.get("real"), c.get("mini")) for c in d["columns"]),
+        rows=tuple(RowSpec(r["label"], r["method"], r.get("variant", "") or "", r.get("cite"), r.get("group"),
+                           r.get("rank")) for r in d["rows"]),
+        average=AverageSpec(avg["label"], tuple(avg["metrics"]), tuple(avg["over"]), avg["rule"],
+                            avg.get("from_table")) if avg else None,
+        params=(params["label"], params["unit"]) if params else None,
+        ssim_leading_zero=bool(d.get("ssim_leading_zero", True)),
+        row_header=d.get("row_header", "Method"),
+        run_methods_only=tuple(d["run_methods_only"]) if d.get("run_methods_only") else None,
+        known_mismatches=tuple(d.get("known_mismatches", ())),
+        printed_duplicates=tuple(d.get("printed_duplicates", ())),
+        truncated=d.get("truncated"),
+    )
+
+
+@lru_cache(maxsize=1)
+def table_specs() -> dict[str, TableSpec]:
+    """All table specs by id (``"1"``...``"5"``, ``"6a"``, ``"6b"``, ``"7"``, ``"8"``), in paper order."""
+    return {str(d["id"]): _spec_from_dict(d) for d in paper_tables_meta()["tables"]}
+
+
+def get_spec(table_id: str) -> TableSpec:
+    specs = table_specs()
+    if table_id not in specs:
+        raise unknown_name("table", table_id, specs)
+    return specs[table_id]
+
+
+def select_specs(selection: list[str] | None) -> list[TableSpec]:
+    """``["1", "6"]`` -> the specs of Table 1, 6a and 6b; None -> every table."""
+    specs = table_specs()
+    if not selection:
+        return list(specs.values())
+    out: list[TableSpec] = []
+    for item in selection:
+        hits = [s for s in specs.values() if s.id == item or str(s.number) == item]
+        if not hits:
+            raise UserError(f"unknown table '{item}'; the tables are {', '.join(specs)} (6 = 6a and 6b)")
+        out += [s for s in hits if s not in out]
+    return out
+
+
+def run_method_info(method: str) -> dict[str, Any]:
+    """``{"method", "variant", "name"}`` of the paper row a run method reproduces (empty if none)."""
+    return dict(paper_tables_meta().get("run_methods", {}).get(method) or {})
+
+
+def paper_average(values, weights=None) -> float:
+    """The Average as the paper takes it: the (weighted) mean of the column means given."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    w = np.full(v.size, 1.0 / v.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    return float(w @ v)
+
+
+# ------------------------------------------------------------------------------- built tables
+@dataclass
+class BuiltTable:
+    """A table in the paper's shape. ``values``/``low``/``high``/``n``: DataFrames with one row per
+    label (``kinds`` says ``paper``, ``run`` or ``delta``) and one column per cell key."""
+
+    spec: TableSpec
+    values: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    n: pd.DataFrame
+    kinds: dict[str, str]
+    origins: dict[str, str | None]  # column label -> "real:<key>", "mini:<key>" or None
+    protocols: dict[str, str] = field(default_factory=dict)  # column label -> protocol spec used
+    notes: list[str] = field(default_factory=list)
+
+    def rows(self, kind: str) -> list[str]:
+        return [label for label in self.values.index if self.kinds[label] == kind]
+
+    def paper_part(self) -> pd.DataFrame:
+        """The paper's reference rows only (its printed shape)."""
+        return self.values.loc[self.rows(PAPER)]
+
+    @property
+    def suite(self) -> str | None:
+        """``"real"``, ``"mini"``, ``"real+mini"`` or None (no run data in this table)."""
+        if not self.rows(RUN):
+            return None
+        kinds = sorted({o.split(":", 1)[0] for o in self.origins.values() if o})
+        return "+".join(reversed(kinds)) if kinds else None
+
+
+def _column_origin(column: Column, datasets: set[str]) -> str | None:
+    if column.real and column.real in datasets:
+        return f"real:{column.real}"
+    if column.mini and column.mini in datasets:
+        return f"mini:{column.mini}"
+    return None
+
+
+def _row_key(run: str, method: str, duplicated: set[str]) -> str:
+    return f"{method} [{run}]" if method in duplicated else method
+
+
+def build_table(
+    spec: TableSpec, records: pd.DataFrame | None = None, *, n_boot: int = 2000, confidence: float = 0.95,
+    seed: int = 0, ci_method: str = "bca",
+) -> BuiltTable:
+    """Fill ``spec`` from the paper's numbers and (optionally) run records.
+
+    ``records``: the long records of one or more runs (columns of :data:`bench.store.COLUMNS` plus
+    ``run``, a label per run directory), already reduced to one protocol per dataset (see
+    :meth:`bench.report.runs.Runs.scored`). Our cells are means of per-image values with a
+    bootstrap interval (:mod:`bench.report.stats`); our Average is the paper's rule applied to our
+    column means, present only when every averaged column is.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .stats import weighted_means_interval
+
+    keys = spec.cell_keys()
+    cols = pd.MultiIndex.from_tuples(keys, names=["column", "metric"])
+    data: dict[str, dict] = {"values": {}, "low": {}, "high": {}, "n": {}}
+    kinds: dict[str, str] = {}
+    notes: list[str] = []
+
+    def put(label: str, kind: str, cells: dict, low=None, high=None, n=None) -> None:
+        kinds[label] = kind
+        data["values"][label] = [cells.get(k, np.nan) for k in keys]
+        data["low"][label] = [(low or {}).get(k, np.nan) for k in keys]
+        data["high"][label] = [(high or {}).get(k, np.nan) for k in keys]
+        data["n"][label] = [(n or {}).get(k, np.nan) for k in keys]
+
+    # the paper's rows
+    paper_cells: dict[tuple[str, str], dict] = {}
+    for row in spec.rows:
+        cells = {}
+        for col, metric in keys:
+            if spec.params and (col, metric) == spec.params:
+                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, "", "Params")
+            else:
+                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, col, metric)
+        paper_cells[(row.method, row.variant)] = cells
+        put(row.printed, PAPER, cells)
+
+    # our rows
+    origins: dict[str, str | None] = {}
+    protocols: dict[str, str] = {}
+    avg_cols = spec.average_columns()
+    all_cols = list(spec.columns) + [c for c in avg_cols if c not in spec.columns]
+    if records is not None and len(records):
+        datasets = set(records["dataset"].unique())
+        for c in all_cols:
+            origins[c.label] = _column_origin(c, datasets)
+        recs = records
+        if spec.run_methods_only:
+            recs = recs[recs["method"].isin(spec.run_methods_only)]
+        used = {o.split(":", 1)[1] for o in origins.values() if o}
+        recs = recs[recs["dataset"].isin(used)]
+        for label, origin in origins.items():
+            if origin:
+                ps = sorted(records.loc[records["dataset"] == origin.split(":", 1)[1], "protocol"].unique())
+                protocols[label] = ",".join(ps)
+        pairs = list(dict.fromkeys(zip(recs["run"], recs["method"], strict=True)))
+        runs_per_method: dict[str, set] = {}
+        for run, method in pairs:
+            runs_per_method.setdefault(method, set()).add(run)
+        duplicated = {m for m, rs in runs_per_method.items() if len(rs) > 1}
+        grouped = {k: g for k, g in recs.groupby(["run", "method", "dataset", "metric"], sort=False)}
+        boot = dict(n_boot=n_boot, confidence=confidence, seed=seed, method=ci_method)
+        for run, method in pairs:
+            per_col: dict[tuple[str, str], Any] = {}
+            for c in all_cols:
+                origin = origins.get(c.label)
+                if not origin:
+                    continue
+                for metric in ("PSNR", "SSIM"):
+                    g = grouped.get((run, method, origin.split(":", 1)[1], metric.lower()))
+                    if g is not None and len(g):
+                        per_col[(c.label, metric)] = g["value"].to_numpy(dtype=float)
+            cells, low, high, n = {}, {}, {}, {}
+            for col, metric in keys:
+                if (col, metric) in per_col:
+                    iv = weighted_means_interval([per_col[(col, metric)]], [1.0], **boot)
+                elif spec.average and col == spec.average.label and all(
+                    (c.label, metric) in per_col for c in avg_cols
+                ):
+                    iv = weighted_means_interval([per_col[(c.label, metric)] for c in avg_cols], None, **boot)
+                else:
+                    continue
+                cells[(col, metric)], low[(col, metric)], high[(col, metric)] = iv.mean, iv.low, iv.high
+                n[(col, metric)] = iv.n
+            if not cells:
+                continue
+            label = _row_key(run, method, duplicated)
+            put(label, RUN, cells, low, high, n)
+            info = run_method_info(method)
+            ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
+            if ref is None:
+                continue
+            deltas = {}
+            for (col, metric), value in cells.items():
+                over = [c.label for c in avg_cols] if spec.average and col == spec.average.label else [col]
+                if all((origins.get(x) or "").startswith("real:") for x in over):
+                    deltas[(col, metric)] = value - ref.get((col, metric), np.nan)
+            if any(np.isfinite(v) for v in deltas.values()):
+                ref_label = next(r.printed for r in spec.rows
+                                 if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
+                put(f"Δ {label} − {ref_label}", DELTA, deltas)
+        missing_avg = [
+            lab for lab, k in kinds.items() if k == RUN and spec.average
+            and all(np.isnan(data["values"][lab][keys.index((spec.average.label, m))]) for m in spec.average.metrics)
+        ]
+        if missing_avg and any(origins.get(c.label) for c in avg_cols):
+            notes.append(f"no Average for {', '.join(missing_avg)}: it needs all of "
+                         f"{', '.join(c.label for c in avg_cols)}")
+    else:
+        origins = {c.label: None for c in all_cols}
+    if spec.columns and not any(origins.get(c.label) for c in spec.columns) and records is not None:
+        missing = [c.mini if c.mini else c.real for c in spec.columns]
+        notes.append("no run covers these columns (" + ", ".join(str(m) for m in missing) + ")")
+    has_run_rows = any(k == RUN for k in kinds.values())
+    if records is not None and spec.run_methods_only and not has_run_rows:
+        notes.append(f"none of {', '.join(spec.run_methods_only)} is in the runs")
+    if has_run_rows and any((o or "").startswith("mini:") for o in origins.values()):
+        notes.append("mini-suite columns: 128x128 tiles degraded by this project's operators, not the "
+                     "paper's test sets; no Δ to the paper is computed on them")
+    if spec.truncated:
+        notes.append(spec.truncated)
+    for dup in spec.printed_duplicates:
+        notes.append(f"{dup['row']}: {dup['note']}")
+    for mm in spec.known_mismatches:
+        notes.append(f"{mm['row']} {mm['metric']} Average as printed: {mm['note']}")
+
+    frames = {k: pd.DataFrame.from_dict(v, orient="index", columns=cols) for k, v in data.items()}
+    return BuiltTable(spec, frames["values"], frames["low"], frames["high"], frames["n"], kinds, origins,
+                      protocols, notes)
+
+
+def rank_marks(table: BuiltTable) -> pd.DataFrame:
+    """``"best"``/``"second"``/``""`` per cell, ranked among the paper's rows and among our rows
+    separately (the mini suite's numbers are not comparable with the paper's), at the printed
+    precision (equal printed values share a mark). Parameters and Δ rows are not ranked."""
+    import numpy as np
+    import pandas as pd
+
+    marks = pd.DataFrame("", index=table.values.index, columns=table.values.columns)
+    for kind in (PAPER, RUN):
+        labels = table.rows(kind)
+        if len(labels) < 2:
+            continue
+        for key in table.values.columns:
+            better = HIGHER_IS_BETTER.get(key[1])
+            if better is None:
+                continue
+            col = table.values.loc[labels, key].astype(float).round(DECIMALS.get(key[1], 3))
+            distinct = sorted({v for v in col if np.isfinite(v)}, reverse=better)
+            if len(distinct) < 2:
+                continue
+            for label, v in col.items():
+                if v == distinct[0]:
+                    marks.loc[label, key] = "best"
+                elif v == distinct[1]:
+                    marks.loc[label, key] = "second"
+    return marks
