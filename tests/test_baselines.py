@@ -283,12 +283,36 @@ def test_folder_errors_name_the_problem(tmp_path):
         method.check("dup", ["a"])
 
 
-def test_folder_reads_16_bit_and_crops_like_the_protocol(tmp_path):
-    import imageio.v3 as iio
+def _write_png16(path, image16: np.ndarray) -> None:
+    """A minimal 16-bit RGB PNG writer (filter 0), independent of the reader under test."""
+    import struct
+    import zlib
 
-    image = np.random.default_rng(5).integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    h, w, _ = image16.shape
+    raw = b"".join(b"\x00" + image16[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_folder_reads_16_bit_png_scaled(tmp_path):
+    pytest.importorskip("cv2")
+    rng = np.random.default_rng(6)
+    image16 = rng.integers(0, 65536, (9, 10, 3)).astype(np.uint16)
     (tmp_path / "ds").mkdir()
-    iio.imwrite(tmp_path / "ds" / "wide.png", image.astype(np.uint16) * 257)  # exact 16-bit version
+    _write_png16(tmp_path / "ds" / "a.png", image16)
+    from baselines.folder import read_image_8bit
+
+    want = np.round(image16 / 65535.0 * 255.0).astype(np.uint8)  # scaled, not truncated (v >> 8)
+    np.testing.assert_array_equal(read_image_8bit(tmp_path / "ds" / "a.png"), want)
+
+
+def test_folder_crops_full_size_outputs_like_the_protocol(tmp_path):
+    image = np.random.default_rng(5).integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    _write_png(tmp_path / "ds" / "wide.png", image)
     method = create_method(f"folder:x={tmp_path / '{dataset}'}")
     # the all-in-one protocols centre-crop the input to a multiple of 16 before the method runs
     from abair.imageops import crop_to_multiple

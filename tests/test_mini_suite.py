@@ -17,13 +17,13 @@ GOLDEN = {
     "mini-denoise-s15": "a6bda3c98d7dc1f7fd1a3aa6663fbbe0e88a2221f863ece006446318fe8c12a1",
     "mini-denoise-s25": "1ed937be260d6316c9b97ca0a5eacf3d856df67ad827425b2aaa4533f0262c2f",
     "mini-denoise-s50": "e50afd09f17c20b4d465290d93e1b36a8e68492f04a34b7a25d50e48fba07336",
-    "mini-deblur": "c7fd27b1828a82758d3d5663b1e670076bd2977f9ed748c5093eae1671a90d57",
+    "mini-deblur": "7e0eb74275af8ac5897465e51a9c6ad78b0e9b7fc940c6fb0df48dd10d2e7381",
     "mini-lowlight": "14ddff4def8a1dd4fa487f7510cfd1cdead42cd6625e031a9162200c019ac8cd",
     "mini-jpeg-q20": "2ef6bdd1c6bd4f6decf35635039b36425221cb405da06cf21146f59791edd08f",
     "mini-4to8bit": "51d6b55e6a429b5bdb28dd496a7ecad93b78e50007f986a1403853fd54e08186",
     "mini-desnow": "f625d9c1fbedf96490efb21f22a57ce907270c325b846d48ff928dbdf59f0e43",
-    "mini-blur+noise": "17d19acb72877c6a432b80987bc58e7af456d74c952812a56e2fa00ad2f1252f",
-    "mini-blur+jpeg": "6265960b3afc4f53e06df46050fff7f5bff16a6484385070f66fba717099dc98",
+    "mini-blur+noise": "e5b0f45ea70abd42e189c5415539bb98fe1198179b4a16cb604092bd9d5c70c9",
+    "mini-blur+jpeg": "dce37536e3adaef399c7ede60d70d3be4f7656f3bdb3edcb97714aab92d99694",
     "mini-haze+snow": "c208519526298c2270015273e05065316955dc18998a87ba5afef1c7bbdada2b",
 }
 

@@ -162,3 +162,24 @@ def test_changed_method_config_in_same_dir_is_refused(tmp_path, capsys):
         sys.path.remove(str(TESTS))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "another config" in err[0] and "new --out" in err[0]
+
+
+def test_oracle_without_the_tasks_adapter_is_skipped_and_recorded(tmp_path, capsys):
+    import torch
+
+    from abair.model import checkpoint, presets
+
+    torch.manual_seed(0)
+    model = presets.build("tiny", adapters=5)
+    assert "jpeg" not in model.adapter_names and "rain" in model.adapter_names
+    ckpt = tmp_path / "tiny.safetensors"
+    checkpoint.save(model, ckpt)
+    out = tmp_path / "run"
+    assert main(["run", "--suite", "mini", "--datasets", "mini-derain,mini-jpeg-q20", "--methods", "abair-oracle",
+                 "--checkpoint", str(ckpt), "--limit", "1", "--out", str(out), "--no-progress"]) == 0
+    assert "skipping abair-oracle on mini-jpeg-q20: the checkpoint has no adapter for jpeg" in capsys.readouterr().err
+    assert {r["dataset"] for r in read_records(out)} == {"mini-derain"}
+    skipped = json.loads((out / "manifest.json").read_text())["invocations"][-1]["skipped"]
+    assert skipped == [{"method": "abair-oracle", "dataset": "mini-jpeg-q20",
+                        "reason": "the checkpoint has no adapter for jpeg (its adapters: "
+                                  + ", ".join(model.adapter_names) + ")"}]

@@ -44,11 +44,13 @@ class Method:
         name: the registry name (recorded with every result).
         multiple_of: the harness pads H and W up to a multiple of this before :meth:`restore`.
         max_batch: the largest batch the method accepts (1 for size-varying classical methods).
+        tileable: whether ``--tile`` may cut images into tiles for it (False for precomputed outputs).
     """
 
     name: str = "method"
     multiple_of: int = 1
     max_batch: int = 1
+    tileable: bool = True
 
     def config(self) -> dict[str, Any]:
         """A JSON-serialisable description of everything that changes the output (stored per run)."""
@@ -63,6 +65,15 @@ class Method:
 
         Raise :class:`abair.errors.UserError` if the method cannot serve these images (e.g. a folder
         of precomputed outputs with missing or extra files). The default accepts everything.
+        """
+        return None
+
+    def skip_reason(self, dataset) -> str | None:
+        """Why this method cannot score ``dataset`` at all (e.g. an oracle without that task's adapter).
+
+        ``dataset`` is a :class:`bench.datasets.base.Dataset` (``name``, ``task``, ``degradations``).
+        The runner skips the pair (method, dataset), says so on stderr and records the reason in the
+        manifest; None (the default) means the method runs.
         """
         return None
 

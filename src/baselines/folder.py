@@ -12,7 +12,8 @@ the degraded images written by ``abair-bench suite export`` (which reproduces ``
 Before anything is scored the harness calls :meth:`FolderMethod.check` for each dataset, which
 refuses a folder with missing files, or extra files (unless ``strict=False``), listing the first
 few names and the counts. Files are read as 8-bit RGB: 16-bit images are scaled
-(``round(v * 255 / 65535)``), float images are taken as [0, 1], greyscale is repeated to three
+(``round(v * 255 / 65535)``; 16-bit colour PNGs are read with OpenCV, which the ``metrics`` extra
+installs, because Pillow truncates them), float images are taken as [0, 1], greyscale is repeated to three
 channels and an alpha channel is dropped. A restored image must have the input's size; when the
 protocol centre-cropped the input to a multiple of 2..64 (the all-in-one protocols), a full-size
 file is centre-cropped the same way, anything else is refused.
@@ -41,12 +42,43 @@ def _listing(names: list[str], total: int) -> str:
     return f"{shown}, ... ({total} in all)" if total > SHOW else shown
 
 
+def _is_16bit_colour_png(path: Path) -> bool:
+    """True for a PNG whose IHDR says 16 bits per sample and colour type RGB (2) or RGBA (6)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16 and head[25] in (2, 6)
+
+
+def _read_16bit_colour_png(path: Path) -> np.ndarray:
+    """uint16 HxWx3 from a 16-bit colour PNG (Pillow would truncate it to 8 bits): read with OpenCV."""
+    try:
+        import cv2
+    except ImportError:
+        raise UserError(
+            f"{path} is a 16-bit colour PNG, which needs OpenCV to read without truncation: "
+            "pip install opencv-python-headless, or save the outputs as 8-bit PNG"
+        ) from None
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise UserError(f"cannot read restored image {path}; replace or re-export the file")
+    return image[..., 2::-1] if image.shape[2] == 3 else image[..., [2, 1, 0, 3]]
+
+
 def read_image_8bit(path: Path) -> np.ndarray:
     """Read an image file as uint8 HxWx3 RGB (0..255); UserError naming the file if it cannot be used."""
+    import warnings
+
     import imageio.v3 as iio
 
     try:
-        image = np.asarray(iio.imread(path))
+        if _is_16bit_colour_png(path):
+            image = _read_16bit_colour_png(path)
+        else:
+            with warnings.catch_warnings():  # imageio's legacy plugins warn while probing a bad file
+                warnings.simplefilter("ignore", DeprecationWarning)
+                image = np.asarray(iio.imread(path))
+    except UserError:
+        raise
     except Exception as exc:  # corrupt, truncated, unsupported
         raise UserError(f"cannot read restored image {path}: {exc}; replace or re-export the file") from None
     if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (3, 4):

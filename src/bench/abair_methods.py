@@ -86,6 +86,17 @@ class ABAIRMethod(Method):
         self.device = device
         return self
 
+    def skip_reason(self, dataset) -> str | None:
+        if self.mode != "oracle":
+            return None
+        if not dataset.degradations:
+            return f"dataset '{dataset.name}' declares no degradations, so the oracle cannot pick an adapter"
+        missing = [d for d in dataset.degradations if d not in self.model.adapter_specs]
+        if missing:
+            return (f"the checkpoint has no adapter for {', '.join(missing)} "
+                    f"(its adapters: {', '.join(self.model.adapter_names)})")
+        return None
+
     def restore(self, batch, context: RestoreContext):
         import torch
 

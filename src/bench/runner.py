@@ -257,12 +257,20 @@ def run(spec: RunSpec):
 
     done = store.done_keys()
     work = []
+    skipped = []
     for method in methods.values():
         for name, dataset in datasets.items():
-            ids = dataset.image_ids()[: spec.limit] if spec.limit else dataset.image_ids()
+            reason = method.skip_reason(dataset) if hasattr(method, "skip_reason") else None
+            if reason:
+                skipped.append({"method": method.name, "dataset": name, "reason": reason})
+                if dist.rank == 0:
+                    print(f"abair-bench: skipping {method.name} on {name}: {reason}", file=sys.stderr)
+                continue
+            all_ids = dataset.image_ids()
             check = getattr(method, "check", None)
             if callable(check):
-                check(name, ids)
+                check(name, all_ids)  # the whole set, so --limit never makes the other files look "extra"
+            ids = all_ids[: spec.limit] if spec.limit else all_ids
             specs = [p.spec for p in protocols[name]]
             for image_id in ids[dist.rank :: dist.world]:
                 todo = [p for p, s in zip(protocols[name], specs, strict=True) if (method.name, name, image_id, s) not in done]
@@ -288,6 +296,7 @@ def run(spec: RunSpec):
         return None
     if dist.active:
         store.merge_shards()
+    manifest["invocations"][-1]["skipped"] = skipped
     manifest["invocations"][-1]["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write_manifest(manifest)
     return summarise(spec.out, methods=list(methods), datasets=spec.datasets)

@@ -17,7 +17,8 @@ Tiles have one size: along an axis the starts are ``0, stride, 2 stride, ...`` w
 be larger; an axis shorter than ``tile`` is one tile of the full length. An image that fits in one
 tile, or a method with ``tileable = False`` (precomputed outputs), is restored in one piece.
 
-Agreement with untiled inference (tests/test_tiling.py): exact for pointwise methods; for a method
+Blending accumulates in float64. Agreement with untiled inference (tests/test_tiling.py): exact
+for pointwise methods on float32 batches; for a method
 whose output at a pixel depends only on inputs within ``r`` pixels, exact with ``blend="none"`` when
 ``overlap >= 2 r`` (and, for any blend, at every pixel farther than ``r`` from every interior tile
 edge); elsewhere the linear blend mixes in tile-edge values with a weight below 1/2.
@@ -110,20 +111,20 @@ def restore_tiled(method, batch: torch.Tensor, context, tile: int, overlap: int 
     wx = axis_weights(width, xs, tw, overlap, blend)
     positions = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
 
-    out = torch.zeros_like(batch)
-    total = torch.zeros((1, 1, height, width), dtype=batch.dtype, device=batch.device)
+    # float64 accumulators: the blend of identical tile values then rounds back to the exact input value
+    acc = torch.float64 if batch.device.type != "mps" else torch.float32
+    out = torch.zeros(batch.shape, dtype=acc, device=batch.device)
+    total = torch.zeros((1, 1, height, width), dtype=acc, device=batch.device)
     per_call = max(1, int(getattr(method, "max_batch", 1)) // n)
     ids = tuple(context.image_ids)
     for first in range(0, len(positions), per_call):
         chunk = positions[first : first + per_call]
         crops = [batch[..., ys[iy] : ys[iy] + th, xs[ix] : xs[ix] + tw] for iy, ix in chunk]
         tile_context = replace(context, image_ids=ids * len(chunk)) if len(ids) == n else context
-        restored = restore_padded(method, torch.cat(crops), tile_context).to(batch.dtype)
+        restored = restore_padded(method, torch.cat(crops), tile_context).to(acc)
         for k, (iy, ix) in enumerate(chunk):
-            weight = torch.outer(
-                torch.tensor(wy[iy], dtype=batch.dtype), torch.tensor(wx[ix], dtype=batch.dtype)
-            ).to(batch.device)
+            weight = torch.outer(torch.tensor(wy[iy], dtype=acc), torch.tensor(wx[ix], dtype=acc)).to(batch.device)
             y0, x0 = ys[iy], xs[ix]
             out[..., y0 : y0 + th, x0 : x0 + tw] += weight * restored[k * n : (k + 1) * n]
             total[..., y0 : y0 + th, x0 : x0 + tw] += weight
-    return out / total
+    return (out / total).to(batch.dtype)

@@ -75,7 +75,8 @@ def motion_kernel(
     The trajectory starts at heading ``U(0, 2 pi)``; at each of ``steps`` steps the turning rate
     follows ``omega <- inertia * omega + turn * e`` (radians, ``e`` standard normal), the heading
     turns by ``omega`` and the point advances ``max(0.2, 1 + 0.3 e')`` (arbitrary units). The path
-    is then scaled so its bounding box's longer side spans ``size - 1`` px, centred, each segment
+    is then centred on its exposure centroid (so the blurred image is not shifted against the sharp
+    one) and scaled so its farthest point from the centroid lies on the kernel's border, each segment
     split into ``subsamples`` points, and each point splats equal weight bilinearly onto its four
     neighbouring taps (uniform exposure along the path). The trajectory recursion runs on Python
     floats, so the kernel is the same on every machine for a given generator state.
@@ -96,11 +97,14 @@ def motion_kernel(
         y += speed * math.sin(heading)
         points.append((x, y))
     path = torch.tensor(points, dtype=torch.float64)
-    low, high = path.min(0).values, path.max(0).values
-    extent = float((high - low).max())
-    scale = (size - 1) / extent if extent > 0 else 0.0
+    # centre on the exposure-weighted centroid (every time step weighs the same), as a sharp frame
+    # taken mid-exposure sits at the blur's centre of mass (GoPro's sharp frame is the middle one):
+    # the blurred image is then not shifted against the clean one
+    centroid = ((path[:-1] + path[1:]) / 2.0).mean(0)
+    extent = float((path - centroid).abs().max())
+    scale = (size - 1) / 2.0 / extent if extent > 0 else 0.0
     centre = (size - 1) / 2.0
-    path = (path - (low + high) / 2.0) * scale + centre
+    path = (path - centroid) * scale + centre
     frac = torch.arange(subsamples, dtype=torch.float64).view(1, subsamples, 1) / subsamples
     dense = path[:-1].unsqueeze(1) + frac * (path[1:] - path[:-1]).unsqueeze(1)
     dense = torch.cat([dense.reshape(-1, 2), path[-1:]]).clamp(0.0, size - 1)

@@ -12,7 +12,7 @@ the batch as float (N, 3, H, W) in [0, 1] and return the same shape; see :mod:`.
 | ``wiener-ml``   | deblur   | parametric blur identified by maximum likelihood + Wiener/Tikhonov    |
 | ``lime``        | lowlight | LIME illumination map (max RGB, structure-aware smoothing, gamma)     |
 | ``derain-guided``| derain  | achromatic thin-bright-structure removal + guided-filter refinement   |
-| ``deblock``     | jpeg     | blockiness-adaptive smoothing across the 8x8 grid (luma and chroma)   |
+| ``deblock``     | jpeg     | JPEG re-applied at 64 grid shifts, quality estimated blindly          |
 | ``dequant``     | bitdepth | band-limited smoothing projected back onto the quantisation cells     |
 | ``desnow-median``| desnow  | bright-flake detection (opening residual) + median fill + veil removal |
 """

@@ -6,7 +6,7 @@ factor, and a block grid aligned with the image's top-left corner (true for whol
 tiles cut before compression). Steps, on the 8-bit image:
 
 1. quality estimate: the luma (BT.601) is cut into the 8x8 grid and transformed with the orthonormal
-   DCT that JPEG uses; for quality q = 1..100 the standard luma table ``T_q`` is built and q is
+   DCT that JPEG uses (blocks with a clipped pixel are left out); for quality q = 1..100 the standard luma table ``T_q`` is built and q is
    accepted when, of the coefficients large enough to be quantised to a non-zero value at q (at
    least 20 of them, counting only AC coefficients at steps of 6 or more, which chance rarely fits), a fraction
    of at least 0.7 lies within 1.5 of a multiple of ``T_q`` (the decoder's integer transforms, the
@@ -80,6 +80,11 @@ def estimate_quality(image255: np.ndarray, tolerance: float = 1.5, fit: float = 
     The lowest quality whose table fits (see the module docstring), then the best-fitting of it and
     the next four (neighbouring qualities have nearly equal tables)."""
     coeffs = block_dct(luminance(image255))
+    # blocks with a clipped pixel (0 or 255 in any channel) leave the lattice: leave them out
+    h, w = (image255.shape[0] // 8) * 8, (image255.shape[1] // 8) * 8
+    clipped = (image255[:h, :w] <= 0.0) | (image255[:h, :w] >= 255.0)
+    clipped = clipped.any(axis=2).reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3)).ravel()
+    coeffs = coeffs[~clipped]
     for quality in range(1, 95):
         if _lattice_fit(coeffs, quality, tolerance, min_step, min_coefficients) >= fit:
             near = range(quality, min(quality + 5, 95))

@@ -36,7 +36,7 @@ def format_table(rows: list[dict]) -> str:
 def list_command(args) -> int:
     import json
 
-    from ..methods import list_methods
+    from bench.methods import list_methods
 
     rows = list_methods()
     if getattr(args, "json", False):
