@@ -23,6 +23,9 @@ COMMAND_MODULES = [
     "bench.commands.protocols",
     "bench.commands.report",
     "bench.commands.model",
+    "bench.commands.train",
+    "bench.commands.estimator",
+    "bench.commands.profile",
 ]
 
 

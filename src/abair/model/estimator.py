@@ -79,7 +79,8 @@ class DegradationEstimator(nn.Module):
         """x: float (N, 3, H, W) in [0, 1] -> logits (N, K)."""
         s = self.cfg.input_size
         if x.shape[-2:] != (s, s):
-            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+            # antialiased resizing has no CPU kernel in half types: resize in float32, cast back
+            x = F.interpolate(x.float(), size=(s, s), mode="bilinear", align_corners=False, antialias=True).to(x.dtype)
         return self.head(self.features(x * 2.0 - 1.0).mean(dim=(2, 3)))
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:

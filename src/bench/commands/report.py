@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
                    help="bootstrap interval: bias-corrected and accelerated (default) or plain percentile")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--data-root", help="folder holding the real test sets (for grids and audit; default $ABAIR_DATA)")
+    p.add_argument("--profiles", nargs="+", metavar="DIR",
+                   help="add a throughput section from 'abair-bench profile --out' directories")
     p.set_defaults(func=main)
 
 
@@ -62,7 +64,7 @@ def main(args) -> int:
         grids=parse_grid(args.grid), compare=[tuple(c) for c in args.compare] if args.compare else None,
         audit=not args.no_audit, audit_protocols=csv_list(args.audit_protocols), audit_limit=args.audit_limit,
         n_boot=args.n_boot, confidence=args.confidence, seed=args.seed, ci_method=args.ci_method,
-        data_root=args.data_root,
+        data_root=args.data_root, profiles=args.profiles,
     )
     result = make_report(options)
     size = result.html.stat().st_size

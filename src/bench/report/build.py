@@ -40,6 +40,7 @@ class ReportOptions:
     seed: int = DEFAULT_SEED
     ci_method: str = "bca"
     data_root: str | None = None
+    profiles: list[str] | None = None  # 'abair-bench profile --out' directories to show
     title: str = "abair-bench report"
     command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
 
@@ -210,6 +211,15 @@ def _grids(runs, scored, built_by_id, options, inputs):
     return figures, notes, "Each dataset shows its median image (by best-method PSNR), not a chosen one."
 
 
+def _profiles_context(dirs: list[str] | None) -> list[dict[str, Any]]:
+    """The throughput section: one table and plot per 'abair-bench profile' directory (none if not asked)."""
+    if not dirs:
+        return []
+    from bench.profile.output import load_profile, report_context
+
+    return [report_context(load_profile(d), Path(d).name) for d in dirs]
+
+
 def make_report(options: ReportOptions) -> ReportResult:
     """Build everything and write ``options.out`` (and ``options.exports`` when given)."""
     from bench.datasets import DatasetOptions
@@ -311,6 +321,7 @@ def make_report(options: ReportOptions) -> ReportResult:
         "audit": _audit_context(audit_result), "audit_note": audit_note,
         "audit_notes": audit_result.notes if audit_result else [],
     }
+    context["profiles"] = _profiles_context(options.profiles)
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html.render(context), encoding="utf-8")

@@ -1,0 +1,368 @@
+"""The three training phases of ABAIR (and adding a degradation), over :func:`abair.train.loop.train`.
+
+- **Phase I** (:func:`run_phase1`): backbone + segmentation head, every parameter trained.
+  Loss ``L1(restored, clean) + seg_weight * CE(seg_logits, class_map)``; Table 6 switches:
+  ``phase1.data`` = ``cutmix`` | ``synthetic`` | ``task-only`` and ``phase1.aux_seg`` (False: L1 only,
+  the head is frozen and unused). Output: ``<out>/phase1/backbone.safetensors`` (with the head).
+- **Phase II** (:func:`run_phase2`): for each degradation, the Phase-I backbone frozen, one fresh
+  LoRA adapter trained alone with mode ``fixed:<name>`` and an L1 loss. Each adapter starts from
+  the same backbone and never sees the others. Output: ``<out>/phase2/<name>/adapter.safetensors``.
+- **Phase III** (:func:`run_phase3`): everything frozen but a fresh estimator, trained on single and
+  mixed degradations. Loss: cross-entropy against the soft targets (softmax estimator: one-hot, or
+  1/2 + 1/2 for two degradations) or binary cross-entropy against multi-hot targets (sigmoid
+  estimator), plus ``restoration_weight * L1`` of the ``sw`` restoration when that weight is > 0
+  (the gradient then flows through the frozen backbone and adapters to the estimator).
+- **Adding a degradation** (:func:`add_adapter`): one new adapter trained inside a finished model,
+  every other tensor frozen (the existing adapters stay byte-identical), then Phase III again.
+
+All objectives are ``nn.Module``\\ s returning ``(loss, parts)`` so DDP can wrap them. Fresh tensors
+(Phase-I model, each adapter, each estimator) are initialised from seeds derived from the recipe's
+seed and their name, so a phase rerun alone starts from the same weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from abair.degradations import seed_from_string
+from abair.errors import UserError
+
+from .data import EstimatorData, Phase1Data, SingleData
+from .loop import LoopConfig, barrier, default_device, init_distributed, train
+
+PHASES = ("phase1", "phase2", "phase3")
+BACKBONE_FILE = "phase1/backbone.safetensors"
+MODEL_FILE = "model.safetensors"
+
+
+# -- objectives --------------------------------------------------------------------------------------
+class Phase1Objective(nn.Module):
+    """L1 restoration + ``seg_weight`` x cross-entropy of the segmentation head on the class map."""
+
+    def __init__(self, model, seg_weight: float = 0.1, aux_seg: bool = True):
+        super().__init__()
+        self.model = model
+        self.seg_weight = float(seg_weight)
+        self.aux_seg = bool(aux_seg)
+        if not self.aux_seg and model.seghead is not None:
+            model.seghead.requires_grad_(False)
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        x, clean = batch["degraded"], batch["clean"]
+        if not self.aux_seg:
+            l1 = F.l1_loss(self.model(x, mode="none").float(), clean)
+            return l1, {"l1": l1.detach()}
+        restored, logits = self.model.pretrain_forward(x)
+        l1 = F.l1_loss(restored.float(), clean)
+        ce = F.cross_entropy(logits.float(), batch["class_map"])
+        return l1 + self.seg_weight * ce, {"l1": l1.detach(), "ce": ce.detach()}
+
+
+class AdapterObjective(nn.Module):
+    """Phase II: L1 of ``model(x, mode="fixed:<name>")``; only adapter ``name`` is trainable."""
+
+    def __init__(self, model, name: str):
+        super().__init__()
+        self.model = model
+        self.name = name
+        model.requires_grad_(False)
+        for p in model.adapter_parameters(name):
+            p.requires_grad_(True)
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        restored = self.model(batch["degraded"], mode=f"fixed:{self.name}")
+        l1 = F.l1_loss(restored.float(), batch["clean"])
+        return l1, {"l1": l1.detach()}
+
+
+class EstimatorObjective(nn.Module):
+    """Phase III: classification loss on the estimator's logits (+ optional blended L1); only the
+    estimator is trainable. Logs ``acc``: the share of images whose arg-max is one of their classes."""
+
+    def __init__(self, model, restoration_weight: float = 0.0):
+        super().__init__()
+        if model.estimator is None:
+            raise ValueError("the model has no estimator to train")
+        self.model = model
+        self.restoration_weight = float(restoration_weight)
+        model.requires_grad_(False)
+        model.estimator.requires_grad_(True)
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        x, target = batch["degraded"], batch["target"]
+        logits = self.model.estimator(x).float()
+        if self.model.estimator.cfg.activation == "softmax":
+            cls = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        else:
+            cls = F.binary_cross_entropy_with_logits(logits, target)
+        hit = target.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1) > 0
+        parts = {"cls": cls.detach(), "acc": hit.float().mean()}
+        loss = cls
+        if self.restoration_weight > 0:
+            weights = self.model.estimator.probabilities(logits)
+            with self.model.set_blend(weights):
+                restored = self.model.backbone(x)
+            l1 = F.l1_loss(restored.float(), batch["clean"])
+            loss = loss + self.restoration_weight * l1
+            parts["l1"] = l1.detach()
+        return loss, parts
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _seeded(recipe: dict, *parts) -> None:
+    torch.manual_seed(seed_from_string("abair-train-init", recipe.get("seed", 0), *parts))
+
+
+def _save_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _check_fresh(path: Path, resume: bool) -> bool:
+    """True when ``path`` (a phase's final output) exists and the phase can be skipped."""
+    if path.exists():
+        if resume:
+            return True
+        raise UserError(f"'{path}' already exists; pass --resume to continue this run or choose another --out")
+    return False
+
+
+def _adapter_spec(recipe: dict, name: str):
+    from abair.model.adapters import AdapterSpec
+
+    m = recipe["model"]
+    return AdapterSpec(name=name, type=m.get("adapter_type", "lora"), rank=int(m.get("rank", 4)))
+
+
+def _summary(result: dict[str, Any], started: float) -> dict[str, Any]:
+    return {"steps": result["steps"], "train_seconds": round(result["seconds"], 1),
+            "wall_seconds": round(time.time() - started, 1), "last": result["last"]}
+
+
+# -- Phase I -----------------------------------------------------------------------------------------
+def run_phase1(recipe: dict, out: str | Path, resume: bool = False, device: str | None = None,
+               pairs: Mapping[str, Sequence] | None = None, progress: bool = True) -> Path:
+    """Pre-train backbone + segmentation head; returns ``<out>/phase1/backbone.safetensors``."""
+    from abair.model import build
+    from abair.model.checkpoint import save
+
+    out = Path(out)
+    final = out / BACKBONE_FILE
+    if _check_fresh(final, resume):
+        return final
+    device = device or default_device()
+    info = init_distributed(device)
+    block = recipe["phase1"]
+    _seeded(recipe, "phase1")
+    model = build(recipe["model"]["preset"], adapters=0, seghead=True)
+    objective = Phase1Objective(model, block.get("seg_weight", 0.1), block.get("aux_seg", True))
+    data = Phase1Data(block.get("crop", 64), block.get("degradations", recipe["model"]["adapters"]),
+                      block.get("data", "cutmix"), recipe.get("seed", 0), pairs=pairs)
+    started = time.time()
+    result = train(objective, data, LoopConfig.from_recipe(recipe, "phase1", progress), out / "phase1",
+                   resume=resume, device=device, name="phase1")
+    if info.main:
+        model.to("cpu")
+        save(model, final, include_seghead=True, extra={"phase": "phase1", "recipe": recipe["name"]})
+        _save_json(out / "phase1" / "summary.json", _summary(result, started))
+    barrier(info)
+    return final
+
+
+# -- Phase II ----------------------------------------------------------------------------------------
+def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: bool = False,
+                  device: str | None = None, pairs: Sequence | None = None, progress: bool = True) -> dict:
+    """Add adapter ``name`` to ``model`` (seeded init) and train it alone, everything else frozen.
+
+    Returns the loop's summary. The model's other tensors are never changed.
+    """
+    if name in model.adapter_specs:
+        raise UserError(f"the model already has an adapter '{name}'; its adapters: {', '.join(model.adapter_names)}")
+    device = device or default_device()
+    block = recipe["phase2"]
+    _seeded(recipe, "adapter", name)
+    model.add_adapter(_adapter_spec(recipe, name))
+    objective = AdapterObjective(model, name)
+    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs)
+    return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
+                 resume=resume, device=device, name=f"phase2:{name}")
+
+
+def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None, resume: bool = False,
+               device: str | None = None, pairs: Mapping[str, Sequence] | None = None,
+               progress: bool = True) -> dict[str, Path]:
+    """Train one adapter per ``model.adapters`` on the frozen Phase-I backbone, each independently.
+
+    Returns ``{name: <out>/phase2/<name>/adapter.safetensors}``.
+    """
+    from abair.model.checkpoint import load, save_adapter
+
+    out = Path(out)
+    backbone = Path(backbone) if backbone else out / BACKBONE_FILE
+    if not backbone.is_file():
+        raise UserError(f"Phase II needs the Phase-I backbone '{backbone}'; run 'abair-bench train phase1' "
+                        "with the same --out first, or pass --checkpoint")
+    device = device or default_device()
+    info = init_distributed(device)
+    files = {}
+    for name in recipe["model"]["adapters"]:
+        final = out / "phase2" / name / "adapter.safetensors"
+        files[name] = final
+        if _check_fresh(final, resume):
+            continue
+        model = load(backbone)
+        if model.adapter_names:
+            raise UserError(f"'{backbone}' already has adapters ({', '.join(model.adapter_names)}); Phase II "
+                            "starts from a Phase-I backbone")
+        started = time.time()
+        result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device,
+                               (pairs or {}).get(name), progress)
+        if info.main:
+            model.to("cpu")
+            save_adapter(model, name, final, extra={"phase": "phase2", "recipe": recipe["name"]})
+            _save_json(final.parent / "summary.json", _summary(result, started))
+        barrier(info)
+    return files
+
+
+# -- Phase III ---------------------------------------------------------------------------------------
+def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, device: str | None = None,
+               activation: str | None = None, progress: bool = True) -> dict:
+    """Replace the estimator by a fresh one over the model's adapters and train it alone (in place).
+
+    ``activation``: ``softmax``/``sigmoid``; default: the model's current estimator setting.
+    """
+    from abair.model.estimator import EstimatorConfig
+
+    device = device or default_device()
+    block = recipe["phase3"]
+    cfg = model.config.estimator or EstimatorConfig()
+    if activation is not None and activation != cfg.activation:
+        cfg = dataclasses.replace(cfg, activation=activation)
+    if not model.adapter_names:
+        raise UserError("Phase III needs a model with adapters (run Phase II first)")
+    _seeded(recipe, "estimator", *model.adapter_names)
+    model.reset_estimator(cfg)
+    objective = EstimatorObjective(model, block.get("restoration_weight", 0.0))
+    data = EstimatorData(block.get("crop", 128), model.adapter_names, block.get("mixed_fraction", 0.25),
+                         cfg.activation, recipe.get("seed", 0))
+    return train(objective, data, LoopConfig.from_recipe(recipe, "phase3", progress), workdir,
+                 resume=resume, device=device, name="phase3")
+
+
+def assemble(recipe: dict, out: str | Path, backbone: str | Path | None = None):
+    """The Phase-I backbone with every Phase-II adapter of ``out`` loaded (checked by fingerprint)."""
+    from abair.model.checkpoint import load, load_adapter
+
+    out = Path(out)
+    backbone = Path(backbone) if backbone else out / BACKBONE_FILE
+    if not backbone.is_file():
+        raise UserError(f"Phase III needs the Phase-I backbone '{backbone}'; run phase1 and phase2 first")
+    model = load(backbone)
+    for name in recipe["model"]["adapters"]:
+        path = out / "phase2" / name / "adapter.safetensors"
+        if not path.is_file():
+            raise UserError(f"Phase III needs adapter '{path}'; run 'abair-bench train phase2' with the same --out")
+        load_adapter(model, path)
+    return model
+
+
+def finish_phase3(recipe: dict, out: str | Path, backbone: str | Path | None = None, resume: bool = False,
+                  device: str | None = None, progress: bool = True, meta: dict | None = None) -> Path:
+    """Assemble backbone + adapters, train the estimator, write ``<out>/model.safetensors`` (+ .json)."""
+
+    out = Path(out)
+    final = out / MODEL_FILE
+    if _check_fresh(final, resume):
+        return final
+    device = device or default_device()
+    info = init_distributed(device)
+    model = assemble(recipe, out, backbone)
+    started = time.time()
+    result = run_phase3(model, recipe, out / "phase3", resume, device,
+                        recipe["model"].get("estimator_activation", "softmax"), progress)
+    if info.main:
+        model.to("cpu")
+        _save_json(out / "phase3" / "summary.json", _summary(result, started))
+        write_model(model, final, recipe, out, meta)
+    barrier(info)
+    return final
+
+
+def write_model(model, path: str | Path, recipe: dict, out: str | Path | None = None,
+                meta: dict | None = None) -> Path:
+    """Save the model (no segmentation head) and a JSON sidecar with the recipe and phase summaries."""
+    from abair.model.checkpoint import save
+
+    path = Path(path)
+    summaries = {}
+    if out is not None:
+        for p in sorted(Path(out).glob("**/summary.json")):
+            summaries[str(p.parent.relative_to(out))] = json.loads(p.read_text())
+    extra = {"recipe": recipe["name"], **(meta or {})}
+    save(model, path, extra=extra)
+    _save_json(path.with_suffix(".json"), {"checkpoint": path.name, "recipe": recipe, "phases": summaries,
+                                            "adapters": list(model.adapter_names), **(meta or {})})
+    return path
+
+
+def run_all(recipe: dict, out: str | Path, resume: bool = False, device: str | None = None,
+            progress: bool = True, meta: dict | None = None) -> Path:
+    """Phase I, II and III in sequence; returns ``<out>/model.safetensors``."""
+    run_phase1(recipe, out, resume, device, progress=progress)
+    run_phase2(recipe, out, resume=resume, device=device, progress=progress)
+    return finish_phase3(recipe, out, resume=resume, device=device, progress=progress, meta=meta)
+
+
+# -- adding a degradation ------------------------------------------------------------------------------
+def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path, workdir: str | Path,
+                resume: bool = False, device: str | None = None, pairs: Sequence | None = None,
+                progress: bool = True, meta: dict | None = None) -> Path:
+    """Load a model, add and train adapter ``name`` (everything else frozen), save it to ``out``.
+
+    The estimator is kept as it was (it still scores the old adapters; ``sw``/``oh`` ask for a
+    retrain until :func:`retrain_estimator` runs).
+    """
+    from abair.model.checkpoint import load
+
+    device = device or default_device()
+    info = init_distributed(device)
+    model = load(checkpoint)
+    started = time.time()
+    result = train_adapter(model, name, recipe, workdir, resume, device, pairs, progress)
+    if info.main:
+        model.to("cpu")
+        _save_json(Path(workdir) / "summary.json", _summary(result, started))
+        write_model(model, out, recipe, workdir, {"base_checkpoint": str(checkpoint), "added": name, **(meta or {})})
+    barrier(info)
+    return Path(out)
+
+
+def retrain_estimator(checkpoint: str | Path, recipe: dict, out: str | Path, workdir: str | Path,
+                      resume: bool = False, device: str | None = None, progress: bool = True,
+                      meta: dict | None = None) -> Path:
+    """Load a model and train a fresh estimator over all its adapters (Phase III); save it to ``out``."""
+    from abair.model.checkpoint import load
+
+    device = device or default_device()
+    info = init_distributed(device)
+    model = load(checkpoint)
+    started = time.time()
+    result = run_phase3(model, recipe, workdir, resume, device, progress=progress)
+    if info.main:
+        model.to("cpu")
+        _save_json(Path(workdir) / "summary.json", _summary(result, started))
+        write_model(model, out, recipe, workdir, {"base_checkpoint": str(checkpoint), **(meta or {})})
+    barrier(info)
+    return Path(out)

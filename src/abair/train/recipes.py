@@ -1,0 +1,152 @@
+"""Training recipes: YAML files shipped in ``abair/recipes/`` (``tiny``, ``small``, ``paper``) or any path.
+
+A recipe is a nested mapping (see ``src/abair/recipes/tiny.yaml`` for the annotated reference)::
+
+    name, seed, amp, model: {...}, phase1: {...}, phase2: {...}, phase3: {...}, add: {...}
+
+:func:`load_recipe` reads and validates one; :func:`apply_overrides` applies ``key=value`` strings
+(``phase1.steps=100``; values parsed as YAML). Unknown keys, wrong types and out-of-range values
+raise a one-line :class:`~abair.errors.UserError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from abair.errors import UserError, did_you_mean, unknown_name
+
+SHIPPED = ("tiny", "small", "paper")
+PHASE1_DATA = ("cutmix", "synthetic", "task-only")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+# key -> type (int/float/bool/str/list) for every phase block
+_OPTIM = {
+    "steps": int, "batch": int, "crop": int, "lr": float, "min_lr": float, "weight_decay": float,
+    "warmup": int, "grad_clip": float, "checkpoint_every": int, "log_every": int,
+}
+SCHEMA: dict[str, Any] = {
+    "name": str,
+    "seed": int,
+    "amp": str,
+    "threads": int,
+    "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str},
+    "phase1": {**_OPTIM, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
+    "phase2": dict(_OPTIM),
+    "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float},
+    "add": {"adapters": list},
+}
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """The file of a shipped recipe name, or ``name_or_path`` itself when it is an existing file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise UserError(f"recipe file '{p}' does not exist; use one of {', '.join(SHIPPED)} or a YAML path")
+        return p
+    if name_or_path not in SHIPPED:
+        raise unknown_name("recipe", name_or_path, SHIPPED)
+    return Path(str(resources.files("abair").joinpath(f"recipes/{name_or_path}.yaml")))
+
+
+def load_recipe(name_or_path: str, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Read, override (``key=value``) and validate a recipe; returns a plain nested dict."""
+    import yaml
+
+    path = recipe_path(name_or_path)
+    try:
+        recipe = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"recipe '{path}' is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(recipe, dict):
+        raise UserError(f"recipe '{path}' must be a mapping (name, seed, model, phase1, ...)")
+    recipe = apply_overrides(recipe, overrides)
+    validate(recipe, str(path))
+    return recipe
+
+
+def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
+    """A copy of ``recipe`` with each ``dotted.key=value`` set (value parsed as YAML)."""
+    import yaml
+
+    out = copy.deepcopy(recipe)
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value (e.g. phase1.steps=100), got '{item}'")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        schema: Any = SCHEMA
+        node = out
+        for i, part in enumerate(parts):
+            if not isinstance(schema, dict) or part not in schema:
+                known = list(schema) if isinstance(schema, dict) else []
+                raise UserError(f"--set: unknown recipe key '{key}'{did_you_mean(part, known)}")
+            schema = schema[part]
+            if i < len(parts) - 1:
+                node = node.setdefault(part, {})
+        if isinstance(schema, dict):
+            raise UserError(f"--set: '{key}' is a section; set one of its keys ({', '.join(schema)})")
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[parts[-1]] = raw
+    return out
+
+
+def validate(recipe: dict, where: str = "recipe") -> None:
+    """Check keys and types against :data:`SCHEMA` and the value ranges; UserError on the first problem."""
+    _check_block(recipe, SCHEMA, where, "")
+    for key in ("model", "phase1", "phase2", "phase3"):
+        if key not in recipe:
+            raise UserError(f"{where}: section '{key}' is missing")
+    if recipe.get("amp", "auto") not in AMP_MODES:
+        raise UserError(f"{where}: amp must be one of {', '.join(AMP_MODES)}, got '{recipe['amp']}'")
+    p1 = recipe["phase1"]
+    if p1.get("data", "cutmix") not in PHASE1_DATA:
+        raise unknown_name("phase1.data", p1.get("data"), PHASE1_DATA)
+    from abair.degradations import DEGRADATIONS
+
+    for name in list(p1.get("degradations", [])) + list(recipe["model"].get("adapters", [])) + list(
+            recipe.get("add", {}).get("adapters", [])):
+        if name not in DEGRADATIONS:
+            raise unknown_name("degradation", name, DEGRADATIONS)
+    for phase in ("phase1", "phase2", "phase3"):
+        block = recipe[phase]
+        for key in ("steps", "batch", "lr"):
+            if key not in block:
+                raise UserError(f"{where}: {phase}.{key} is missing")
+        if block["steps"] < 0 or block["batch"] < 1 or block["lr"] <= 0:
+            raise UserError(f"{where}: {phase} needs steps >= 0, batch >= 1 and lr > 0")
+        if block.get("crop", 64) % 8:
+            raise UserError(f"{where}: {phase}.crop must be a multiple of 8 (the model's size rule), "
+                            f"got {block['crop']}")
+    frac = recipe["phase3"].get("mixed_fraction", 0.0)
+    if not 0.0 <= frac <= 1.0:
+        raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
+
+
+def _check_block(block: Any, schema: dict, where: str, prefix: str) -> None:
+    if not isinstance(block, dict):
+        raise UserError(f"{where}: '{prefix.rstrip('.') or 'recipe'}' must be a mapping")
+    for key, value in block.items():
+        if key not in schema:
+            raise UserError(f"{where}: unknown key '{prefix}{key}'{did_you_mean(key, list(schema))}")
+        kind = schema[key]
+        if isinstance(kind, dict):
+            _check_block(value, kind, where, f"{prefix}{key}.")
+        elif kind is float and isinstance(value, int | str) and not isinstance(value, bool) and _is_float(value):
+            block[key] = float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
+        elif kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise UserError(f"{where}: '{prefix}{key}' must be {kind.__name__}, got {value!r}")
+
+
+def _is_float(value) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,217 @@
+"""``abair-bench train``: the three ABAIR training phases, adding an adapter, retraining the estimator.
+
+::
+
+    abair-bench train phase1|phase2|phase3|all --recipe tiny --out DIR [--resume] [--set KEY=VALUE ...]
+    abair-bench train adapter --name jpeg --checkpoint IN --out OUT [--recipe R]
+    abair-bench train estimator --checkpoint IN --out OUT [--recipe R]
+
+Multi-process (DDP): ``torchrun --nproc_per_node N -m bench.cli train ...``. The training code lives in
+:mod:`abair.train`; this module only parses arguments and, for ``--train-data``, loads real pairs with
+the benchmark's dataset loaders. Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+PHASE_ACTIONS = ("phase1", "phase2", "phase3", "all")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train ABAIR: phase1|phase2|phase3|all from a recipe, add an adapter, retrain the estimator",
+        description="Train ABAIR (see docs/TRAINING.md). Phases write into --out; an interrupted run "
+        "continues exactly with --resume. Run under torchrun for DDP.",
+    )
+    actions = parser.add_subparsers(dest="train_action", metavar="ACTION", required=True)
+    helps = {
+        "phase1": "Phase I: backbone + segmentation head on CutMix degradations -> DIR/phase1/backbone.safetensors",
+        "phase2": "Phase II: one adapter per degradation on the frozen backbone -> DIR/phase2/NAME/adapter.safetensors",
+        "phase3": "Phase III: the estimator over the Phase-II adapters -> DIR/model.safetensors",
+        "all": "Phases I, II and III in sequence -> DIR/model.safetensors",
+    }
+    for action in PHASE_ACTIONS:
+        p = actions.add_parser(action, help=helps[action], description=helps[action])
+        _common(p)
+        p.add_argument("--out", required=True, help="run directory (created)")
+        if action in ("phase2", "phase3"):
+            p.add_argument("--checkpoint", help="the Phase-I backbone file (default DIR/phase1/backbone.safetensors)")
+        p.set_defaults(func=phase_command)
+    adapter = actions.add_parser(
+        "adapter", help="add one adapter to a trained model and train it alone (others untouched)",
+        description="Add adapter NAME to the model in --checkpoint, train it with everything else frozen "
+        "(Phase II settings of the recipe) and write the model with the new adapter to --out. "
+        "Then retrain the estimator ('abair-bench train estimator').")
+    adapter.add_argument("--name", required=True, help="degradation of the new adapter (e.g. jpeg, bitdepth, snow)")
+    adapter.add_argument("--checkpoint", required=True, help="the trained model to extend")
+    adapter.add_argument("--out", required=True, help="output model file (.safetensors) or directory")
+    _common(adapter, default_recipe=None)
+    adapter.set_defaults(func=adapter_command)
+    est = actions.add_parser(
+        "estimator", help="retrain the estimator over every adapter of a model (Phase III)",
+        description="Replace the estimator of --checkpoint by a fresh one over all its adapters, train it "
+        "(Phase III settings of the recipe) and write the model to --out.")
+    est.add_argument("--checkpoint", required=True, help="the model whose estimator is retrained")
+    est.add_argument("--out", required=True, help="output model file (.safetensors) or directory")
+    _common(est, default_recipe=None)
+    est.set_defaults(func=estimator_command)
+
+
+def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> None:
+    p.add_argument("--recipe", default=default_recipe,
+                   help="tiny, small, paper or a YAML file" + (f" (default {default_recipe})" if default_recipe
+                                                                else " (default: the checkpoint's preset)"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a recipe value, e.g. phase1.steps=100 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda:LOCAL_RANK if available, else cpu)")
+    p.add_argument("--train-data", action="append", default=[], metavar="DEGRADATION=DATASET",
+                   help="train that degradation's adapter (and Phase I 'task-only') on a real training set "
+                   "loaded by the dataset loaders (a registered name or hf:<dir>); repeatable")
+    p.add_argument("--data-root", help="folder holding real datasets (default $ABAIR_DATA)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _command_line() -> str:
+    return "abair-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _train_pairs(args) -> dict:
+    """``{degradation: [(degraded uint8, clean uint8), ...]}`` from ``--train-data`` (bench loaders)."""
+    from abair.degradations import DEGRADATIONS
+    from abair.errors import UserError, unknown_name
+
+    pairs = {}
+    if not args.train_data:
+        return pairs
+    from bench.datasets import DatasetOptions, get_dataset
+
+    options = DatasetOptions(data_root=args.data_root)
+    for item in args.train_data:
+        if "=" not in item:
+            raise UserError(f"--train-data expects DEGRADATION=DATASET, got '{item}'")
+        name, dataset = item.split("=", 1)
+        if name not in DEGRADATIONS:
+            raise unknown_name("degradation", name, DEGRADATIONS)
+        ds = get_dataset(dataset, options)
+        pairs[name] = [(p.degraded, p.clean) for p in (ds.load(i) for i in ds.image_ids())]
+        if not pairs[name]:
+            raise UserError(f"--train-data: dataset '{dataset}' has no pairs")
+    return pairs
+
+
+def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
+    import yaml
+
+    from abair.errors import UserError
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "recipe.yaml"
+    if saved.is_file() and resume:
+        previous = yaml.safe_load(saved.read_text())
+        if previous != recipe:
+            raise UserError(f"'{saved}' holds another recipe than this one; resume with the same --recipe and "
+                            "--set values, or choose another --out")
+    saved.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with open(out / "command.txt", "a") as f:
+        f.write(_command_line() + "\n")
+
+
+def phase_command(args) -> int:
+    from abair.train import phases
+    from abair.train.loop import init_distributed
+    from abair.train.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    out = Path(args.out)
+    info = init_distributed(args.device or phases.default_device())
+    if info.main:
+        _save_run_info(out, recipe, args.resume)
+    pairs = _train_pairs(args)
+    progress = not args.no_progress
+    meta = {"command": _command_line()}
+    common = {"resume": args.resume, "device": args.device, "progress": progress}
+    action = args.train_action
+    if action == "phase1":
+        result = phases.run_phase1(recipe, out, pairs=pairs, **common)
+    elif action == "phase2":
+        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, pairs=pairs, **common)
+    elif action == "phase3":
+        result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, **common)
+    else:
+        phases.run_phase1(recipe, out, pairs=pairs, **common)
+        phases.run_phase2(recipe, out, pairs=pairs, **common)
+        result = phases.finish_phase3(recipe, out, meta=meta, **common)
+    if info.main:
+        shown = ", ".join(str(p) for p in result.values()) if isinstance(result, dict) else str(result)
+        print(f"{action}: wrote {shown}")
+    return 0
+
+
+def _outputs(out: str, suffix: str) -> tuple[Path, Path]:
+    """``--out`` as (model file, work directory for logs and training state)."""
+    path = Path(out)
+    if path.suffix == ".safetensors":
+        return path, path.with_name(path.stem + f".{suffix}")
+    return path / "model.safetensors", path
+
+
+def _recipe_for(args) -> dict:
+    from abair.model.checkpoint import read_config
+    from abair.train.recipes import SHIPPED, load_recipe
+
+    name = args.recipe
+    if name is None:
+        preset = read_config(args.checkpoint).get("model", {}).get("preset")
+        name = preset if preset in SHIPPED else "tiny"
+    return load_recipe(name, args.overrides)
+
+
+def _check_out(model_file: Path, resume: bool) -> None:
+    from abair.errors import UserError
+
+    if model_file.exists() and not resume:
+        raise UserError(f"'{model_file}' already exists; choose another --out (or --resume an interrupted run)")
+
+
+def _done(model_file: Path, resume: bool) -> bool:
+    if resume and model_file.exists():
+        print(f"{model_file} is complete; nothing to resume")
+        return True
+    return False
+
+
+def adapter_command(args) -> int:
+    from abair.train import phases
+
+    recipe = _recipe_for(args)
+    model_file, workdir = _outputs(args.out, f"train-{args.name}")
+    _check_out(model_file, args.resume)
+    if _done(model_file, args.resume):
+        return 0
+    pairs = _train_pairs(args).get(args.name)
+    phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
+                       device=args.device, pairs=pairs, progress=not args.no_progress,
+                       meta={"command": _command_line()})
+    print(f"adapter {args.name}: wrote {model_file} (retrain the estimator: abair-bench train estimator "
+          f"--checkpoint {model_file} --out OUT)")
+    return 0
+
+
+def estimator_command(args) -> int:
+    from abair.train import phases
+
+    recipe = _recipe_for(args)
+    model_file, workdir = _outputs(args.out, "train-estimator")
+    _check_out(model_file, args.resume)
+    if _done(model_file, args.resume):
+        return 0
+    phases.retrain_estimator(args.checkpoint, recipe, model_file, workdir, resume=args.resume,
+                             device=args.device, progress=not args.no_progress, meta={"command": _command_line()})
+    print(f"estimator: wrote {model_file}")
+    return 0

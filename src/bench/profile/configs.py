@@ -1,0 +1,224 @@
+"""The configurations ``abair-bench profile`` can time, as a registry (name -> :class:`ProfileConfig`).
+
+A configuration turns a :class:`ModelPool` (one ABAIR preset on one device and dtype, models built
+on demand and shared) into a :class:`Prepared` call: ``fn(x)`` maps a float (N, 3, H, W) batch in
+[0, 1] to what that configuration computes (a restored batch of the same shape, or for
+``estimator`` the (N, K) blending weights). ``enter``/``exit`` bracket every timed block (e.g. merge
+an adapter before, unmerge after), so configurations sharing a model can be interleaved.
+
+Every ABAIR configuration uses five adapters (rain, haze, noise, blur, lowlight) whose tensors are
+filled with seeded random values (a fresh LoRA has B = 0, which would make merged and unmerged
+outputs trivially equal); the values do not change the cost. The fixed adapter is ``rain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from abair.errors import unknown_name
+
+FIXED_ADAPTER = "rain"
+ADAPTER_SEED = 0
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass
+class Prepared:
+    """A ready-to-time call. ``fn``: float (N, 3, H, W) in [0, 1] -> output. ``params``: parameters of the
+    module the call runs (ABAIR: the whole model, all five adapters and the estimator included, whatever
+    the configuration uses; ``estimator``: the estimator alone; baselines: the network)."""
+
+    fn: Callable[[Any], Any]
+    params: int
+    enter: Callable[[], None] = _noop
+    exit: Callable[[], None] = _noop
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """One profiled configuration. ``family``: ``abair``, ``estimator`` or ``baseline``."""
+
+    name: str
+    summary: str
+    family: str
+    prepare: Callable[[ModelPool], Prepared]
+    adapter_type: str | None = None
+    rank: int | None = None
+    mode: str | None = None  # the ABAIR forward mode it corresponds to (for the output and the tests)
+
+
+@dataclass
+class ModelPool:
+    """Models of one preset on one device and dtype, built once and shared by the configurations."""
+
+    preset: str
+    device: str = "cpu"
+    dtype: str = "fp32"
+    _models: dict = field(default_factory=dict)
+
+    @property
+    def torch_dtype(self):
+        return torch_dtype(self.dtype)
+
+    def abair(self, adapter_type: str = "lora", rank: int = 4):
+        """ABAIR of :attr:`preset` with five adapters of one type and rank (random seeded values), eval mode."""
+        key = ("abair", adapter_type, rank)
+        if key not in self._models:
+            import torch
+
+            from abair.model.presets import build
+
+            torch.manual_seed(ADAPTER_SEED)
+            model = build(self.preset, adapters=5, adapter_type=adapter_type, rank=rank).eval()
+            randomise_adapters(model, ADAPTER_SEED)
+            self._models[key] = model.to(device=self.device, dtype=self.torch_dtype)
+        return self._models[key]
+
+    def baseline(self, name: str):
+        """The published baselines at their official sizes (random weights: the cost does not depend on them)."""
+        key = ("baseline", name)
+        if key not in self._models:
+            import torch
+
+            torch.manual_seed(ADAPTER_SEED)
+            if name == "restormer":
+                from baselines.archs.restormer import Restormer
+
+                net = Restormer()
+            else:
+                from baselines.archs.promptir import PromptIR
+
+                net = PromptIR()
+            self._models[key] = net.eval().to(device=self.device, dtype=self.torch_dtype)
+        return self._models[key]
+
+
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name not in DTYPES:
+        raise unknown_name("dtype", name, DTYPES)
+    return getattr(torch, DTYPES[name])
+
+
+def randomise_adapters(model, seed: int = 0) -> None:
+    """Fill every adapter tensor with seeded random values (LoRA/Conv-LoRA 0.02 N(0,1); VeRA 0.5 N(0,1))."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name in model.adapter_names:
+            scale = 0.5 if model.adapter_specs[name].type == "vera" else 0.02
+            for p in model.adapter_parameters(name):
+                p.copy_(torch.randn(p.shape, generator=g) * scale)
+
+
+def _count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def sw_merged_forward(model, x):
+    """SW with merging per image: estimate the weights, then for each image fold ``sum_k w_k dW_k``
+    into the 1x1 weights, run the backbone on that image alone and unmerge. Equals ``model(x, "sw")``
+    up to rounding. x: float (N, 3, H, W) in [0, 1] -> (N, 3, H, W)."""
+    model.check_input(x)
+    weights = model.estimate(x).float().cpu()  # one device sync for the whole batch
+    names = model.adapter_names
+    out = x.new_empty(x.shape)
+    for n in range(x.shape[0]):
+        model.merge({name: float(weights[n, k]) for k, name in enumerate(names)})
+        try:
+            with model.set_blend(None):
+                out[n:n + 1] = model.backbone(x[n:n + 1])
+        finally:
+            model.unmerge()
+    return out
+
+
+def _mode(mode: str, adapter_type: str = "lora", rank: int = 4) -> Callable[[ModelPool], Prepared]:
+    def prepare(pool: ModelPool) -> Prepared:
+        model = pool.abair(adapter_type, rank)
+        return Prepared(lambda x: model(x, mode=mode), _count(model))
+
+    return prepare
+
+
+def _merged_fixed(pool: ModelPool) -> Prepared:
+    model = pool.abair()
+    return Prepared(lambda x: model(x, mode=f"fixed:{FIXED_ADAPTER}"), _count(model),
+                    enter=lambda: model.merge(FIXED_ADAPTER), exit=model.unmerge)
+
+
+def _sw_merged(pool: ModelPool) -> Prepared:
+    model = pool.abair()
+    return Prepared(lambda x: sw_merged_forward(model, x), _count(model))
+
+
+def _estimator(pool: ModelPool) -> Prepared:
+    model = pool.abair()
+    return Prepared(model.estimate, _count(model.estimator))
+
+
+def _baseline(name: str) -> Callable[[ModelPool], Prepared]:
+    def prepare(pool: ModelPool) -> Prepared:
+        net = pool.baseline(name)
+        return Prepared(net, _count(net))
+
+    return prepare
+
+
+FIXED = f"fixed:{FIXED_ADAPTER}"
+
+#: name -> configuration, in the order the output lists them
+CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
+    ProfileConfig("none", "backbone alone (mode none): the reference for every ratio", "abair",
+                  _mode("none"), mode="none"),
+    ProfileConfig("fixed", "one LoRA r4 adapter, unmerged (mode fixed:rain)", "abair",
+                  _mode(FIXED), "lora", 4, FIXED),
+    ProfileConfig("oh-merged", "one LoRA r4 adapter merged beforehand (the OH fast path; merge not timed)", "abair",
+                  _merged_fixed, "lora", 4, FIXED),
+    ProfileConfig("oh", "OH end to end: estimator + merge arg-max adapter + forward + unmerge (mode oh)", "abair",
+                  _mode("oh"), "lora", 4, "oh"),
+    ProfileConfig("sw", "SW over 5 LoRA r4 adapters, unmerged (mode sw)", "abair",
+                  _mode("sw"), "lora", 4, "sw"),
+    ProfileConfig("sw-merged", "SW merged per image: estimator + merge the blend + forward + unmerge", "abair",
+                  _sw_merged, "lora", 4, "sw"),
+    ProfileConfig("sw-r8", "SW over 5 LoRA r8 adapters, unmerged", "abair", _mode("sw", "lora", 8), "lora", 8, "sw"),
+    ProfileConfig("sw-r16", "SW over 5 LoRA r16 adapters, unmerged", "abair", _mode("sw", "lora", 16), "lora", 16,
+                  "sw"),
+    ProfileConfig("fixed-r16", "one LoRA r16 adapter, unmerged", "abair", _mode(FIXED, "lora", 16), "lora", 16,
+                  FIXED),
+    ProfileConfig("fixed-vera", "one VeRA r4 adapter, unmerged", "abair", _mode(FIXED, "vera"), "vera", 4, FIXED),
+    ProfileConfig("sw-vera", "SW over 5 VeRA r4 adapters, unmerged", "abair", _mode("sw", "vera"), "vera", 4, "sw"),
+    ProfileConfig("fixed-conv-lora", "one Conv-LoRA r4 adapter (never mergeable)", "abair",
+                  _mode(FIXED, "conv-lora"), "conv-lora", 4, FIXED),
+    ProfileConfig("sw-conv-lora", "SW over 5 Conv-LoRA r4 adapters", "abair", _mode("sw", "conv-lora"),
+                  "conv-lora", 4, "sw"),
+    ProfileConfig("estimator", "the degradation estimator alone (resize + CNN + softmax)", "estimator",
+                  _estimator, "lora", 4),
+    ProfileConfig("restormer", "Restormer baseline, official size (26.1M), same input", "baseline",
+                  _baseline("restormer")),
+    ProfileConfig("promptir", "PromptIR baseline, official size (35.6M), same input", "baseline",
+                  _baseline("promptir")),
+)}
+
+
+def get_config(name: str) -> ProfileConfig:
+    if name not in CONFIGS:
+        raise unknown_name("profile configuration", name, CONFIGS, "abair-bench profile --list")
+    return CONFIGS[name]
+
+
+def select(names: list[str] | None) -> list[ProfileConfig]:
+    """Configurations by name (``None``: all, in registry order); unknown names raise a UserError."""
+    if not names:
+        return list(CONFIGS.values())
+    return [get_config(n) for n in dict.fromkeys(names)]

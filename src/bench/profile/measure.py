@@ -1,0 +1,200 @@
+"""Timing, latency statistics, FLOPs and peak memory of one call ``fn(x)``.
+
+Method (in the spirit of MLPerf's single-stream inference scenario):
+
+- one query = one batch; latency = the time of one call, *including* its completion on the device:
+  on CUDA each call is bracketed by CUDA events and the end event is synchronised before the next
+  call; on CPU ``time.perf_counter`` around the call (torch CPU ops are synchronous);
+- warm-up calls are run and discarded first (the first call, which counts FLOPs and samples
+  memory, then more until ``warmup_seconds`` have passed);
+- a timed block repeats the call until at least ``min_seconds`` have been measured (and at least
+  ``min_calls`` calls); several blocks (repeats) give the spread; :mod:`bench.profile.run`
+  interleaves the configurations between blocks so a slow phase of a shared machine hits them all;
+- statistics are over the per-call latencies of all blocks: median, p90 (linear interpolation between
+  order statistics, numpy's default), mean, min, max; throughput = batch / median latency, and per
+  block ``batch * calls / block time`` (its min and max are reported as the spread).
+
+FLOPs: :class:`torch.utils.flop_counter.FlopCounterMode` on one call. It counts matrix products
+and convolutions (2 FLOPs per multiply-add), including attention matmuls; element-wise ops,
+normalisation, softmax, GELU and resizing are not counted. Achieved FLOP/s = FLOPs / median latency.
+
+Peak memory of one call, beyond what was allocated before it (weights and input excluded):
+
+- CUDA: ``torch.cuda.max_memory_allocated()`` after ``reset_peak_memory_stats()``, minus
+  ``memory_allocated()`` before the call (tensor memory of the caching allocator);
+- CPU: the process's resident-set size (``/proc/self/statm``) sampled every millisecond by a
+  thread during the call, peak minus the value before. This is a lower bound of the working memory:
+  the C allocator may reuse pages freed by earlier calls, and spikes shorter than a millisecond can
+  be missed. Where ``/proc`` is missing, ``resource.getrusage`` high-water-mark growth is used.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+MEM_METHODS = {
+    "cuda": "torch.cuda.max_memory_allocated minus memory_allocated before the call",
+    "cpu": "resident-set size sampled every 1 ms during the call, peak minus before (lower bound)",
+    "cpu-rusage": "growth of the ru_maxrss high-water mark during the call (lower bound)",
+}
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between order statistics
+    (``numpy.percentile``'s default): position ``(n - 1) * q / 100`` in the sorted samples."""
+    if not samples:
+        raise ValueError("percentile of no samples")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be in 0..100, got {q}")
+    s = sorted(samples)
+    pos = (len(s) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+@dataclass
+class Timing:
+    """Per-call latencies (seconds) of every timed block, and each block's (calls, seconds)."""
+
+    latencies: list[float] = field(default_factory=list)
+    blocks: list[tuple[int, float]] = field(default_factory=list)
+
+    def add_block(self, latencies: Sequence[float]) -> None:
+        self.latencies.extend(latencies)
+        self.blocks.append((len(latencies), float(sum(latencies))))
+
+
+def summarize(timing: Timing, batch: int) -> dict:
+    """Latency statistics in milliseconds and throughput in images/s (see the module docstring)."""
+    lat = timing.latencies
+    median = percentile(lat, 50)
+    per_block = [batch * n / secs for n, secs in timing.blocks if secs > 0]
+    return {
+        "calls": len(lat),
+        "repeats": len(timing.blocks),
+        "latency_median_ms": 1e3 * median,
+        "latency_p90_ms": 1e3 * percentile(lat, 90),
+        "latency_mean_ms": 1e3 * sum(lat) / len(lat),
+        "latency_min_ms": 1e3 * min(lat),
+        "latency_max_ms": 1e3 * max(lat),
+        "images_per_s": batch / median,
+        "images_per_s_min": min(per_block) if per_block else math.nan,
+        "images_per_s_max": max(per_block) if per_block else math.nan,
+    }
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def timed_calls(fn: Callable, x, device: str, min_seconds: float, min_calls: int = 1) -> list[float]:
+    """Call ``fn(x)`` until ``min_seconds`` of latency have been measured (and ``min_calls`` calls);
+    returns each call's latency in seconds (CUDA: event time of the completed call)."""
+    import torch
+
+    out: list[float] = []
+    cuda = device.startswith("cuda")
+    synchronize(device)
+    with torch.inference_mode():
+        while len(out) < min_calls or sum(out) < min_seconds:
+            if cuda:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn(x)
+                end.record()
+                end.synchronize()
+                out.append(start.elapsed_time(end) / 1e3)
+            else:
+                t0 = time.perf_counter()
+                fn(x)
+                out.append(time.perf_counter() - t0)
+    return out
+
+
+def warm_up(fn: Callable, x, device: str, seconds: float, calls: int = 1) -> int:
+    """Discarded calls before timing; returns how many ran."""
+    return len(timed_calls(fn, x, device, seconds, calls))
+
+
+def count_flops(fn: Callable, x) -> int:
+    """FLOPs of one call (matmuls and convolutions, 2 per multiply-add), by FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        fn(x)
+    return int(counter.get_total_flops())
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_memory(fn: Callable, x, device: str, interval: float = 1e-3) -> dict:
+    """Peak memory of one call beyond what was allocated before it (MiB), and the method used.
+
+    Returns ``{"peak_mem_mb", "peak_total_mb", "mem_method"}``; ``peak_total_mb`` is the absolute
+    peak (CUDA: allocated tensor memory; CPU: resident-set size of the whole process).
+    """
+    import torch
+
+    mib = 1024.0 ** 2
+    if device.startswith("cuda"):
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        with torch.inference_mode():
+            fn(x)
+        synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        return {"peak_mem_mb": (peak - before) / mib, "peak_total_mb": peak / mib, "mem_method": "cuda"}
+    before = _rss_bytes()
+    if before is None:
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        with torch.inference_mode():
+            fn(x)
+        end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return {"peak_mem_mb": (end - start) / mib, "peak_total_mb": end / mib, "mem_method": "cpu-rusage"}
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            value = _rss_bytes()
+            if value is not None and value > peak[0]:
+                peak[0] = value
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        with torch.inference_mode():
+            fn(x)
+    finally:
+        done.set()
+        thread.join()
+    after = _rss_bytes() or before
+    top = max(peak[0], after)
+    return {"peak_mem_mb": (top - before) / mib, "peak_total_mb": top / mib, "mem_method": "cpu"}
+
+
+def flops_and_memory(fn: Callable, x, device: str) -> tuple[int, dict]:
+    """One call that both counts FLOPs (:func:`count_flops`) and samples peak memory (:func:`peak_memory`)."""
+    box: list[int] = []
+    memory = peak_memory(lambda inp: box.append(count_flops(fn, inp)), x, device)
+    return box[0], memory

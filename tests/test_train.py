@@ -1,0 +1,335 @@
+"""Training: exact resume, DDP, what each phase may change, adding a degradation, the log, recipes.
+
+Tiny model, 32x32 crops, batches of 2, a few steps each (the whole file runs in well under 90 s on
+one core; the two-process DDP test is marked slow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from abair.errors import UserError
+from abair.model.checkpoint import backbone_fingerprint, load
+from abair.train import loop, phases
+from abair.train.data import EstimatorData, Phase1Data, SingleData
+from abair.train.recipes import load_recipe
+
+SMALL = [
+    "phase1.steps=4", "phase1.batch=2", "phase1.crop=32", "phase1.log_every=2", "phase1.checkpoint_every=2",
+    "phase2.steps=3", "phase2.batch=2", "phase2.crop=32", "phase2.log_every=1", "phase2.checkpoint_every=3",
+    "phase3.steps=3", "phase3.batch=4", "phase3.crop=32", "phase3.log_every=1", "phase3.checkpoint_every=3",
+    "model.adapters=[noise,lowlight]", "threads=1",
+]
+
+
+def recipe(*extra: str) -> dict:
+    return load_recipe("tiny", SMALL + list(extra))
+
+
+def tensors_sha(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
+    return {k: hashlib.sha256(v.detach().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+            for k, v in tensors.items()}
+
+
+def adapter_hashes(model, names) -> dict[str, dict[str, str]]:
+    return {n: tensors_sha(model.adapter_state_dict(n)) for n in names}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A finished two-adapter tiny run (backbone, adapters noise + lowlight, estimator)."""
+    out = tmp_path_factory.mktemp("run")
+    phases.run_all(recipe(), out, device="cpu", progress=False)
+    return out
+
+
+class Kill(Exception):
+    pass
+
+
+# -- the loop --------------------------------------------------------------------------------------
+def test_resume_after_kill_ends_bit_identical(tmp_path, monkeypatch):
+    r = recipe("phase1.steps=6", "phase1.checkpoint_every=2", "phase1.log_every=3")
+    phases.run_phase1(r, tmp_path / "a", device="cpu", progress=False)
+
+    real_train = phases.train
+
+    def killed_at_4(*args, **kwargs):
+        def on_checkpoint(step):
+            if step == 4:
+                raise Kill
+        return real_train(*args, **kwargs, on_checkpoint=on_checkpoint)
+
+    monkeypatch.setattr(phases, "train", killed_at_4)
+    with pytest.raises(Kill):
+        phases.run_phase1(r, tmp_path / "b", device="cpu", progress=False)
+    monkeypatch.setattr(phases, "train", real_train)
+    assert not (tmp_path / "b" / phases.BACKBONE_FILE).exists()
+    with pytest.raises(UserError, match="already holds a training state .*pass --resume"):
+        phases.run_phase1(r, tmp_path / "b", device="cpu", progress=False)
+    phases.run_phase1(r, tmp_path / "b", resume=True, device="cpu", progress=False)
+
+    a = load(tmp_path / "a" / phases.BACKBONE_FILE)
+    b = load(tmp_path / "b" / phases.BACKBONE_FILE)
+    assert tensors_sha(a.state_dict()) == tensors_sha(b.state_dict())
+    # the log of the resumed run reads as the uninterrupted one (the record at step 6 spans the kill)
+    keep = ("step", "loss", "l1", "ce", "lr")
+    logs = [[{k: rec[k] for k in keep} for rec in map(json.loads, (tmp_path / d / "phase1" / "log.jsonl").open())]
+            for d in "ab"]
+    assert logs[0] == logs[1] and [rec["step"] for rec in logs[0]] == [3, 6]
+    # only the two newest training states are kept
+    assert sorted(p.name for p in (tmp_path / "b" / "phase1" / "state").iterdir()) == ["step-00000004",
+                                                                                         "step-00000006"]
+
+
+def test_lr_schedule_closed_form():
+    cfg = loop.LoopConfig(steps=11, batch=1, lr=1.0, min_lr=0.1, warmup=2)
+    assert [loop.lr_at(s, cfg) for s in (0, 1)] == [0.5, 1.0]
+    assert loop.lr_at(2, cfg) == pytest.approx(1.0)
+    assert loop.lr_at(10, cfg) == pytest.approx(0.1)
+    # half way through the cosine part: (min + max) / 2
+    assert loop.lr_at(6, cfg) == pytest.approx(0.55)
+    assert loop.lr_at(4, cfg) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi / 4)))
+
+
+class FixedBatch:
+    def __init__(self, batch):
+        self.value = batch
+
+    def batch(self, step, rank, n):
+        return self.value
+
+
+def test_loss_decreases_on_a_fixed_batch_and_log_has_documented_fields(tmp_path):
+    from abair.model import build
+
+    torch.manual_seed(0)
+    model = build("tiny", adapters=0, seghead=True)
+    batch = Phase1Data(32, ["noise", "haze"], seed=3).batch(0, 0, 4)
+    cfg = loop.LoopConfig(steps=20, batch=4, lr=2e-3, warmup=2, log_every=5, checkpoint_every=20, progress=False,
+                          threads=1)
+    loop.train(phases.Phase1Objective(model, 0.1), FixedBatch(batch), cfg, tmp_path, name="phase1")
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").open()]
+    assert [r["step"] for r in records] == [5, 10, 15, 20]
+    for r in records:
+        assert set(r) == {"phase", "step", "loss", "l1", "ce", "lr", "it_s", "seconds"}
+        assert r["lr"] == loop.lr_at(r["step"] - 1, cfg)
+        assert r["loss"] == pytest.approx(r["l1"] + 0.1 * r["ce"], rel=1e-6)
+        assert r["it_s"] > 0
+    assert [r["seconds"] for r in records] == sorted(r["seconds"] for r in records)
+    assert records[-1]["loss"] < 0.8 * records[0]["loss"]
+
+
+# -- what each phase changes -----------------------------------------------------------------------
+def test_phase1_trains_backbone_and_seghead_without_aux_seg_freezes_head(tmp_path):
+    from abair.model import build
+
+    r = recipe("phase1.steps=2", "phase1.aux_seg=false")
+    phases.run_phase1(r, tmp_path, device="cpu", progress=False)
+    trained = load(tmp_path / phases.BACKBONE_FILE)
+    phases._seeded(r, "phase1")
+    fresh = build("tiny", adapters=0, seghead=True)
+    assert backbone_fingerprint(trained) != backbone_fingerprint(fresh)
+    assert tensors_sha(trained.seghead.state_dict()) == tensors_sha(fresh.seghead.state_dict())
+    records = [json.loads(line) for line in (tmp_path / "phase1" / "log.jsonl").open()]
+    assert "ce" not in records[-1] and records[-1]["loss"] == records[-1]["l1"]
+
+
+def test_phase2_changes_only_its_adapter(trained, tmp_path):
+    backbone = load(trained / phases.BACKBONE_FILE)
+    before = tensors_sha(backbone.state_dict())
+    r = recipe()
+    phases.train_adapter(backbone, "rain", r, tmp_path, device="cpu", progress=False)
+    after = tensors_sha(backbone.state_dict())
+    rain = {k for k in after if ".adapters.rain." in k}
+    assert {k: after[k] for k in before} == before  # backbone and head byte-identical
+    # B starts at zero: a trained adapter has moved it
+    assert any(backbone.adapter_state_dict("rain")[k].abs().sum() > 0 for k in rain if k.endswith(".B"))
+    # every adapter file was trained on the unchanged Phase-I backbone (fingerprint check passes)
+    model = phases.assemble(r, trained)
+    assert backbone_fingerprint(model) == backbone_fingerprint(load(trained / phases.BACKBONE_FILE))
+
+
+def test_phase3_changes_only_the_estimator(trained, tmp_path):
+    model = phases.assemble(recipe(), trained)
+    before = {k: v for k, v in tensors_sha(model.state_dict()).items() if not k.startswith("estimator.")}
+    r = recipe()
+    phases.run_phase3(model, r, tmp_path, device="cpu", progress=False)
+    after = tensors_sha(model.state_dict())
+    assert {k: after[k] for k in before} == before
+    trained_est = tensors_sha(model.estimator.state_dict())
+    phases._seeded(r, "estimator", *model.adapter_names)
+    model.reset_estimator()
+    assert tensors_sha(model.estimator.state_dict()) != trained_est  # moved from its (seeded) init
+
+
+def test_final_model_restores_and_sidecar_lists_the_phases(trained):
+    model = load(trained / phases.MODEL_FILE)
+    assert model.adapter_names == ("noise", "lowlight") and model.estimator_names == model.adapter_names
+    assert model.seghead is None
+    sidecar = json.loads((trained / "model.json").read_text())
+    assert set(sidecar["phases"]) == {"phase1", "phase2/noise", "phase2/lowlight", "phase3"}
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        assert model(x, mode="sw").shape == x.shape
+
+
+# -- adding a degradation ----------------------------------------------------------------------------
+def test_add_degradation_leaves_original_adapters_byte_identical(trained, tmp_path):
+    base = load(trained / phases.MODEL_FILE)
+    originals = adapter_hashes(base, base.adapter_names)
+    fingerprint = backbone_fingerprint(base)
+    r = recipe()
+    plus = phases.add_adapter(trained / phases.MODEL_FILE, "jpeg", r, tmp_path / "plus.safetensors",
+                              tmp_path / "plus.train", device="cpu", progress=False)
+    extended = load(plus)
+    assert extended.adapter_names == ("noise", "lowlight", "jpeg")
+    with pytest.raises(UserError, match="retrain the estimator"):
+        extended(torch.rand(1, 3, 32, 32), mode="sw")
+    final = phases.retrain_estimator(plus, r, tmp_path / "final.safetensors", tmp_path / "final.train",
+                                     device="cpu", progress=False)
+    model = load(final)
+    assert model.estimator_names == ("noise", "lowlight", "jpeg")
+    assert adapter_hashes(model, ("noise", "lowlight")) == originals
+    assert backbone_fingerprint(model) == fingerprint
+    with torch.inference_mode():
+        assert model.estimate(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+
+
+# -- data --------------------------------------------------------------------------------------------
+def test_batches_depend_only_on_seed_rank_and_step():
+    data = Phase1Data(32, ["rain", "noise", "blur"], "cutmix", seed=1)
+    a, b = data.batch(5, 0, 2), data.batch(5, 0, 2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["clean"], data.batch(5, 1, 2)["clean"])
+    assert not torch.equal(a["clean"], data.batch(6, 0, 2)["clean"])
+    # labels: 0 clean, 1 + class index (rain 1, noise 3, blur 4); inputs are 8-bit values
+    assert set(a["class_map"].unique().tolist()) <= {0, 1, 3, 4}
+    assert torch.equal(a["degraded"], torch.round(a["degraded"] * 255) / 255)
+
+
+def test_synthetic_and_task_only_label_whole_images():
+    for mode in ("synthetic", "task-only"):
+        b = Phase1Data(32, ["haze", "lowlight"], mode, seed=2).batch(0, 0, 4)
+        for m in b["class_map"]:
+            assert m.unique().numel() == 1 and int(m[0, 0]) in (2, 5)
+
+
+def test_estimator_targets_softmax_and_sigmoid():
+    soft = EstimatorData(32, ["rain", "haze", "noise"], mixed_fraction=0.5, activation="softmax", seed=0)
+    t = soft.batch(0, 0, 16)["target"]
+    assert torch.allclose(t.sum(dim=1), torch.ones(16))
+    counts = (t > 0).sum(dim=1)
+    assert set(counts.tolist()) == {1, 2} and torch.all(t[counts == 2][t[counts == 2] > 0] == 0.5)
+    hard = EstimatorData(32, ["rain", "haze", "noise"], mixed_fraction=0.5, activation="sigmoid", seed=0)
+    assert torch.equal(hard.batch(0, 0, 16)["target"], (t > 0).float())
+    with pytest.raises(UserError, match="adapters named after a degradation"):
+        EstimatorData(32, ["rain", "custom"])
+
+
+def test_real_pairs_are_cropped_aligned():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    degraded = 255 - clean
+    b = SingleData(32, "noise", pairs=[(degraded, clean)]).batch(0, 0, 3)
+    assert torch.allclose(b["degraded"], 1 - b["clean"], atol=1e-6)
+
+
+# -- recipes and CLI ---------------------------------------------------------------------------------
+def test_shipped_recipes_load_and_overrides_are_checked():
+    for name in ("tiny", "small", "paper"):
+        r = load_recipe(name)
+        assert r["name"] == name and r["model"]["preset"] == name
+    assert load_recipe("tiny", ["phase1.steps=7", "phase1.lr=1e-3"])["phase1"]["steps"] == 7
+    with pytest.raises(UserError, match=r"^--set: unknown recipe key 'phase1\.step' \(did you mean 'steps'\?\)$"):
+        load_recipe("tiny", ["phase1.step=7"])
+    with pytest.raises(UserError, match=r"'phase1\.steps' must be int, got 'many'"):
+        load_recipe("tiny", ["phase1.steps=many"])
+    with pytest.raises(UserError, match=r"unknown recipe 'tinny' \(did you mean 'tiny'\?\)"):
+        load_recipe("tinny")
+    with pytest.raises(UserError, match=r"unknown phase1\.data 'mixup'"):
+        load_recipe("tiny", ["phase1.data=mixup"])
+
+
+def test_phase2_without_backbone_is_a_one_line_error(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "train", "phase2", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"abair-bench: error: Phase II needs the Phase-I backbone '{tmp_path / 'x' / phases.BACKBONE_FILE}'; "
+        "run 'abair-bench train phase1' with the same --out first, or pass --checkpoint")
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "bench.cli", "train", "phase1", "--out", str(out), "--no-progress", "--device", "cpu"]
+    cmd += [f"--set={s}" for s in SMALL if s.startswith(("phase1", "threads"))]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / phases.BACKBONE_FILE).is_file()
+    records = [json.loads(line) for line in (out / "phase1" / "log.jsonl").open()]
+    assert [r["step"] for r in records] == [2, 4]  # one log, written by rank 0 only
+    state = json.loads((loop.latest_state(out / "phase1") / "state.json").read_text())
+    assert state["step"] == 4 and len(state["rng"]) == 2  # the RNG states of both ranks
+
+
+# -- estimator evaluation ------------------------------------------------------------------------------
+class FakeSet:
+    def __init__(self, name, degradation, images):
+        self.name, self.degradations, self.images = name, (degradation,), images
+
+    def image_ids(self):
+        return [str(i) for i in range(len(self.images))]
+
+    def load(self, image_id):
+        from bench.datasets.base import Pair
+
+        im = self.images[int(image_id)]
+        return Pair(self.name, "t", image_id, im, im)
+
+
+def test_estimator_eval_counts_match_a_direct_argmax(trained):
+    import numpy as np
+
+    from abair.degradations import apply
+    from abair.imageops import tensor_to_uint8, uint8_to_tensor
+    from bench.commands.estimator import evaluate, format_result
+
+    model = load(trained / phases.MODEL_FILE)
+    rng = np.random.default_rng(1)
+    clean = [rng.integers(60, 200, (40, 48, 3), dtype=np.uint8) for _ in range(3)]
+    sets = [FakeSet(f"set-{d}", d, [tensor_to_uint8(apply(d, uint8_to_tensor(c), 0)) for c in clean])
+            for d in ("noise", "lowlight")]
+    result = evaluate(model, sets)
+    expected = [[0, 0], [0, 0]]
+    for row, ds in enumerate(sets):
+        for im in ds.images:
+            with torch.inference_mode():
+                expected[row][int(model.estimate(uint8_to_tensor(im)[None]).argmax())] += 1
+    assert result["confusion"] == expected
+    assert result["n"] == 6 and result["correct"] == expected[0][0] + expected[1][1]
+    assert result["accuracy"] == result["correct"] / 6
+    assert result["per_dataset"]["set-noise"]["correct"] == expected[0][0]
+    text = format_result(result, "ckpt")
+    assert f"all{'':<19}{'':<12}   6  {100 * result['accuracy']:5.1f}%" in text.splitlines()
+
+
+def test_train_and_estimator_commands_import_nothing_heavy():
+    code = "import sys, bench.commands.train, bench.commands.estimator; print(sorted({'torch', 'pandas'} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[]"
