@@ -176,6 +176,10 @@ def test_final_model_restores_and_sidecar_lists_the_phases(trained):
     model = load(trained / phases.MODEL_FILE)
     assert model.adapter_names == ("noise", "lowlight") and model.estimator_names == model.adapter_names
     assert model.seghead is None
+    # the recipe's estimator size replaced the preset's, and the checkpoint rebuilt it
+    sizes = recipe()["model"]["estimator"]
+    assert model.config.estimator.input_size == sizes["input_size"]
+    assert model.config.estimator.widths == tuple(sizes["widths"]) and model.config.estimator.depth == sizes["depth"]
     sidecar = json.loads((trained / "model.json").read_text())
     assert set(sidecar["phases"]) == {"phase1", "phase2/noise", "phase2/lowlight", "phase3"}
     x = torch.rand(1, 3, 32, 32)

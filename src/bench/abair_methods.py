@@ -51,6 +51,24 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _training_card(checkpoint: Path) -> dict[str, Any]:
+    """``training_seconds`` and ``training_scale`` from the JSON card beside a checkpoint, if any.
+
+    The embedded default ships ``abair-tiny.json`` (commands, steps and seconds per phase); reports
+    show its scale in their banner.
+    """
+    import json
+
+    card = checkpoint.with_suffix(".json")
+    if not card.is_file():
+        return {}
+    try:
+        info = json.loads(card.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {k: info[v] for k, v in (("training_seconds", "training_seconds"), ("training_scale", "scale")) if v in info}
+
+
 class ABAIRMethod(Method):
     """One ABAIR blending mode behind the :class:`~baselines.base.Method` interface.
 
@@ -79,6 +97,7 @@ class ABAIRMethod(Method):
             "preset": m.config.preset,
             "adapters": {n: f"{s.type}-r{s.rank}" for n, s in m.adapter_specs.items()},
             "estimator": list(m.estimator_names) if m.estimator is not None else None,
+            **_training_card(self.checkpoint),
         }
 
     def to(self, device: str) -> ABAIRMethod:

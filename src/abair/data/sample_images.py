@@ -18,7 +18,7 @@ from functools import cache
 
 import numpy as np
 
-from ..errors import UserError
+from abair.errors import UserError
 
 TEST_POOL = ("astronaut", "coffee", "chelsea")
 TRAIN_POOL = (

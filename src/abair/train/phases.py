@@ -241,7 +241,9 @@ def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, d
                activation: str | None = None, progress: bool = True) -> dict:
     """Replace the estimator by a fresh one over the model's adapters and train it alone (in place).
 
-    ``activation``: ``softmax``/``sigmoid``; default: the model's current estimator setting.
+    ``activation``: ``softmax``/``sigmoid``; default: the model's current estimator setting. The
+    recipe's ``model.estimator`` (``input_size``, ``widths``, ``depth``), when given, replaces the
+    preset's estimator size; the new configuration is stored in the model (and its checkpoint).
     """
     from abair.model.estimator import EstimatorConfig
 
@@ -250,6 +252,9 @@ def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, d
     cfg = model.config.estimator or EstimatorConfig()
     if activation is not None and activation != cfg.activation:
         cfg = dataclasses.replace(cfg, activation=activation)
+    sizes = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["model"].get("estimator", {}).items()}
+    if sizes:
+        cfg = dataclasses.replace(cfg, **sizes)
     if not model.adapter_names:
         raise UserError("Phase III needs a model with adapters (run Phase II first)")
     _seeded(recipe, "estimator", *model.adapter_names)
