@@ -155,20 +155,25 @@ def run_scale(manifests: dict[str, dict], records: pd.DataFrame | None = None) -
     suites: dict[str, list[str]] = {}
     presets: dict[str, str] = {}
     training: dict[str, float] = {}
+    seen: dict[str, int] = {}
     for manifest in manifests.values():
+        for method in manifest.get("methods") or {}:
+            seen[method] = seen.get(method, 0) + 1
+    for run_label, manifest in manifests.items():
         for name, info in (manifest.get("datasets") or {}).items():
             suites.setdefault(_suite_of(name, info), [])
             if name not in suites[_suite_of(name, info)]:
                 suites[_suite_of(name, info)].append(name)
         for method, config in (manifest.get("methods") or {}).items():
+            label = method if seen[method] == 1 else f"{method} [{run_label}]"  # one row per run, as in tables
             for _path, value in _find_keys(config, {"preset"}):
-                presets.setdefault(method, str(value))
+                presets.setdefault(label, str(value))
             for path, value in _find_keys(config, TRAINING_SECONDS_KEYS | {"seconds"}):
                 is_training = path[-1] in TRAINING_SECONDS_KEYS or (
                     len(path) >= 2 and str(path[-2]) in {"training", "train"}
                 )
                 if is_training and isinstance(value, (int, float)):
-                    training[method] = training.get(method, 0.0) + float(value)
+                    training[label] = training.get(label, 0.0) + float(value)
     out: dict[str, Any] = {"suites": suites, "presets": presets, "training_seconds": training}
     if records is not None and len(records):
         for ds in records["dataset"].unique():
