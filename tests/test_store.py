@@ -82,3 +82,22 @@ def test_manifest_written_atomically_and_read_back(tmp_path):
 def test_load_records_names_a_missing_run(tmp_path):
     with pytest.raises(UserError, match="has no records.csv"):
         load_records(tmp_path / "nope")
+
+
+def test_header_written_once_even_when_the_file_is_opened_concurrently(tmp_path):
+    path = tmp_path / "records.csv"
+    first, second = RecordFile(path), RecordFile(path)  # two ranks opening the run's file
+    first.append([_row("a")])
+    second.append([_row("b")])
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(COLUMNS) and sum(line.startswith("run_id,") for line in lines) == 1
+    assert len(lines) == 3
+
+
+def test_an_empty_file_left_by_a_crash_gets_its_header_on_first_append(tmp_path):
+    path = tmp_path / "records.csv"
+    path.write_text("")
+    f = RecordFile(path)
+    f.append([_row("a")])
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert [r["image_id"] for r in f.rows()] == ["a"]

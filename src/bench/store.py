@@ -20,6 +20,7 @@ from abair.errors import UserError
 COLUMNS = (
     "run_id", "method", "dataset", "task", "image_id", "protocol", "metric", "value", "seconds", "height", "width",
 )
+HEADER = ",".join(COLUMNS) + "\n"
 RECORDS = "records.csv"
 MANIFEST = "manifest.json"
 SHARDS = "shards"
@@ -39,18 +40,25 @@ class RecordFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
+        try:  # only the process that creates the file writes its header (torchrun ranks open it at once)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
             _repair_tail(self.path)
             with open(self.path, newline="") as fh:
                 header = next(csv.reader(fh), None)
             if header is not None and tuple(header) != COLUMNS:
                 raise UserError(f"{self.path} is not an abair-bench records file (header {header}); use a new --out")
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            self._write_text(",".join(COLUMNS) + "\n")
+        else:
+            try:
+                os.write(fd, HEADER.encode())
+            finally:
+                os.close(fd)
 
     def _write_text(self, text: str) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            if os.fstat(fd).st_size == 0:  # created but left empty by a crash: each file has one writer
+                text = HEADER + text
             data = text.encode()
             written = os.write(fd, data)
             if written != len(data):  # pragma: no cover - only on a full disk
