@@ -47,7 +47,7 @@ class RecordFile:
             with open(self.path, newline="") as fh:
                 header = next(csv.reader(fh), None)
             if header is not None and tuple(header) != COLUMNS:
-                raise UserError(f"{self.path} is not an abair-bench records file (header {header}); use a new --out")
+                raise UserError(f"{self.path} is not an abair-bench records file (header {header}); use a new --out") from None
         else:
             try:
                 os.write(fd, HEADER.encode())
