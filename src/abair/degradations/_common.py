@@ -252,3 +252,18 @@ def convolve_reflect(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"kernel must have odd sides, got {kh}x{kw}")
     padded = pad_reflect(x, kh // 2, kw // 2)
     return correlate_valid(padded, kernel.flip(0, 1))
+
+
+def sparse_particle_map(
+    generator: torch.Generator, height: int, width: int, like: torch.Tensor, kernel: torch.Tensor,
+    density: float, low: float, high: float,
+) -> torch.Tensor:
+    """Opacity map ``(H, W)`` in [0, 1] of sparse particles (rain streaks, snow flakes), ``like``'s dtype.
+
+    A fraction ``density`` of the pixels of a (kernel-padded) uniform field seed a particle whose peak
+    opacity runs linearly from ``low`` to ``high`` over that fraction; each seed is spread by ``kernel``.
+    """
+    pad = kernel.shape[0] // 2
+    u = rand_field(generator, (height + 2 * pad, width + 2 * pad), like)
+    seeds = torch.where(u < density, low + (high - low) * u / max(density, 1e-12), torch.zeros_like(u))
+    return correlate_valid(seeds, kernel).clamp_(0.0, 1.0)

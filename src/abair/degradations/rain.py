@@ -27,11 +27,10 @@ import torch
 from ._common import (
     capsule_kernel,
     check_number,
-    correlate_valid,
     draw_uniform,
     per_image,
-    rand_field,
     resolve,
+    sparse_particle_map,
 )
 
 NAME = "rain"
@@ -59,11 +58,7 @@ def rain_layer(
     height: int, width: int, generator: torch.Generator, like: torch.Tensor, *, angle, length, density
 ) -> torch.Tensor:
     """Streak opacity map ``(H, W)`` in [0, 1] (before ``brightness``), ``like``'s dtype/device."""
-    kernel = streak_kernel(length, angle)
-    pad = kernel.shape[0] // 2
-    u = rand_field(generator, (height + 2 * pad, width + 2 * pad), like)
-    seeds = torch.where(u < density, 0.5 + 0.5 * u / max(density, 1e-12), torch.zeros_like(u))
-    return correlate_valid(seeds, kernel).clamp_(0.0, 1.0)
+    return sparse_particle_map(generator, height, width, like, streak_kernel(length, angle), density, 0.5, 1.0)
 
 
 def rain(

@@ -33,11 +33,10 @@ import torch
 from ._common import (
     capsule_kernel,
     check_number,
-    correlate_valid,
     draw_uniform,
     per_image,
-    rand_field,
     resolve,
+    sparse_particle_map,
 )
 
 NAME = "snow"
@@ -66,12 +65,8 @@ def flake_layer(
     opacity: tuple[float, float],
 ) -> torch.Tensor:
     """Opacity map ``(H, W)`` in [0, 1] of one flake layer, in ``like``'s dtype/device."""
-    kernel = capsule_kernel(length, angle, sigma)
-    pad = kernel.shape[0] // 2
-    u = rand_field(generator, (height + 2 * pad, width + 2 * pad), like)
     low, high = opacity
-    seeds = torch.where(u < density, low + (high - low) * u / max(density, 1e-12), torch.zeros_like(u))
-    return correlate_valid(seeds, kernel).clamp_(0.0, 1.0)
+    return sparse_particle_map(generator, height, width, like, capsule_kernel(length, angle, sigma), density, low, high)
 
 
 def snow(
