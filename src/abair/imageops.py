@@ -45,6 +45,14 @@ def tensor_to_float_array(image: torch.Tensor) -> np.ndarray:
     return image.detach().to("cpu").double().clamp(0.0, 1.0).numpy().transpose(1, 2, 0)
 
 
+def float_array_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """Float HxWx3 array in [0, 1] -> float tensor 3xHxW (same dtype), the inverse of
+    :func:`tensor_to_float_array`; not clipped."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
 def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Centre-crop an HxWxC array to ``height`` x ``width`` (offsets rounded down)."""
     h, w = image.shape[:2]

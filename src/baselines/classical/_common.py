@@ -40,7 +40,7 @@ class ClassicalMethod(Method):
     def restore(self, batch: torch.Tensor, context: RestoreContext) -> torch.Tensor:
         import torch
 
-        from abair.imageops import tensor_to_float_array
+        from abair.imageops import float_array_to_tensor, tensor_to_float_array
 
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"{self.name}: expected a float (N, 3, H, W) batch, got shape {tuple(batch.shape)}")
@@ -49,9 +49,7 @@ class ClassicalMethod(Method):
             restored = self.restore_array(tensor_to_float_array(image))
             if restored.shape != (batch.shape[2], batch.shape[3], 3):
                 raise AssertionError(f"{self.name} changed the image size: {restored.shape}")
-            # float64 HxWx3 in [0, 1] -> float 3xHxW, the inverse of tensor_to_float_array
-            chw = np.ascontiguousarray(np.clip(restored, 0.0, 1.0).transpose(2, 0, 1))
-            out.append(torch.from_numpy(chw))
+            out.append(float_array_to_tensor(np.clip(restored, 0.0, 1.0)))
         return torch.stack(out).to(dtype=batch.dtype, device=batch.device)
 
 

@@ -160,13 +160,9 @@ class PyiqaBackend:
 
     def score_arrays(self, protocol: Protocol, restored: np.ndarray, clean: np.ndarray) -> dict[str, float]:
         """Both float64 HxWx3 in [0, 1] -> ``{metric: value}`` (a batch of one, on the CPU)."""
-        import numpy as np
-        import torch
+        from abair.imageops import float_array_to_tensor
 
-        def batch(a):
-            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-
-        return self.score_tensors(protocol, batch(restored), batch(clean))[0]
+        return self.score_tensors(protocol, float_array_to_tensor(restored)[None], float_array_to_tensor(clean)[None])[0]
 
 
 BACKEND = PyiqaBackend()
