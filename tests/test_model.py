@@ -145,6 +145,44 @@ def test_per_image_blend_in_a_batch_equals_each_image_alone(model, x):
         torch.testing.assert_close(batch[i : i + 1], alone, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["lora", "vera"])
+def test_sw_merged_per_image_equals_the_unmerged_blend_and_each_image_merged_alone(kind, x, monkeypatch):
+    model = make_model(adapter_type=kind)
+    probs = torch.softmax(torch.randn(3, 5, generator=torch.Generator().manual_seed(4)) * 2, dim=1)
+    fake_estimate(model, probs, monkeypatch)
+    with torch.no_grad():
+        unmerged = model(x, mode="sw")
+        batched = model(x, mode="sw", merged=True)
+        alone = []
+        for i in range(3):  # the reference: W + sum_k w_ik dW_k stored in the weights, one image at a time
+            model.merge({name: float(probs[i, k]) for k, name in enumerate(NAMES)})
+            with model.set_blend(None):
+                alone.append(model.backbone(x[i : i + 1]))
+            model.unmerge()
+        assert not model._state.per_image_merge  # the flag does not outlive the call
+        none = model(x, mode="none")
+    assert (unmerged - none).abs().max() > 1e-3
+    torch.testing.assert_close(batched, unmerged, rtol=0, atol=1e-5)
+    torch.testing.assert_close(batched, torch.cat(alone), rtol=0, atol=1e-5)
+
+
+def test_merge_with_coefficients_equals_the_dense_sum():
+    torch.manual_seed(0)
+    proj = Projection(6, 10, bias=False, kind="qkv")
+    for name in ("rain", "haze"):
+        proj.add_adapter(AdapterSpec(name=name, rank=3), name)
+        with torch.no_grad():
+            proj.adapters[name].B.normal_()
+    proj.merge({"rain": 0.25, "haze": -1.5, "noise": 2.0})  # an adapter this projection lacks is ignored
+    want = proj.weight[:, :, 0, 0].clone()
+    for name, c in (("rain", 0.25), ("haze", -1.5)):
+        a = proj.adapters[name]
+        want += c * a.scale * (a.B @ a.A)
+    torch.testing.assert_close(proj._merged_weight[:, :, 0, 0], want, rtol=0, atol=1e-6)
+    proj.merge({"rain": 0.0})
+    assert torch.equal(proj._merged_weight, proj.weight)
+
+
 def test_blending_modes_closed_forms(model, x):
     with torch.no_grad():
         avg = model(x, mode="avg")

@@ -272,7 +272,7 @@ def test_profile_json_has_the_documented_fields(profiled):
     assert by["oh-merged"]["flops"] == by["none"]["flops"]
     assert by["estimator"]["latency_ratio"] == pytest.approx(
         by["estimator"]["latency_median_ms"] / by["none"]["latency_median_ms"])
-    assert {q["config"] for q in saved["ratios"]} == set(TARGETS)
+    assert {q["config"] for q in saved["ratios"]} == set(TARGETS) & set(by)  # targets of the configs run
     for q in saved["ratios"]:
         r = by[q["config"]]
         assert q["ratio"] == r["latency_ratio"] and q["ratio_paired"] == r["latency_ratio_paired"]

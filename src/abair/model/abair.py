@@ -204,23 +204,27 @@ class ABAIR(nn.Module):
         return dict(self._state.merged)
 
     @contextlib.contextmanager
-    def set_blend(self, weights: torch.Tensor | None, names: Sequence[str] | None = None):
+    def set_blend(self, weights: torch.Tensor | None, names: Sequence[str] | None = None,
+                  per_image_merge: bool = False):
         """Within the block, every projection adds ``sum_k weights[n, k] * dW_k x`` for image n.
 
         ``weights``: float (N, K) with K = len(names) (default: all adapters in order); ``None`` turns
-        adapters off. Nothing is merged; the previous blend is restored on exit.
+        adapters off. ``per_image_merge``: apply ``W + sum_k weights[n, k] dW_k`` as one weight per
+        image (batched matrix product) instead of adding low-rank branches; the same function up to
+        rounding. Nothing is stored; the previous blend is restored on exit.
         """
         names = tuple(self.adapter_names if names is None else names)
         for name in names:
             self._require_adapter(name)
         if weights is not None and (weights.ndim != 2 or weights.shape[1] != len(names)):
             raise ValueError(f"blend weights must be (N, {len(names)}), got {tuple(weights.shape)}")
-        previous = (self._state.names, self._state.weights)
-        self._state.names, self._state.weights = names, weights
+        st = self._state
+        previous = (st.names, st.weights, st.per_image_merge)
+        st.names, st.weights, st.per_image_merge = names, weights, per_image_merge
         try:
             yield
         finally:
-            self._state.names, self._state.weights = previous
+            st.names, st.weights, st.per_image_merge = previous
 
     # -- estimation -----------------------------------------------------------------------------
     def estimate(self, x: torch.Tensor) -> torch.Tensor:
@@ -298,7 +302,10 @@ class ABAIR(nn.Module):
     def forward(self, x: torch.Tensor, mode: str = "sw", task_adapters=None, merged: bool | None = None):
         """Restore float (N, 3, H, W) in [0, 1] -> (N, 3, H, W) (not clipped). See the module docstring.
 
-        ``merged`` (mode ``oh`` only): use the merged fast path; default: when gradients are disabled.
+        ``merged``: mode ``oh``: merge each group's arg-max adapter into the base weights (the fast
+        path; default: when gradients are disabled). Other modes: ``True`` folds each image's blend into
+        its own 1x1 weights, applied with one batched matrix product per projection (SW merged per
+        image; pays off on GPUs); default ``False`` (low-rank branches beside the base convolution).
         If the model holds merged weights (:meth:`merge`), only ``fixed:<that adapter>`` is allowed.
         """
         self.check_input(x)
@@ -319,7 +326,7 @@ class ABAIR(nn.Module):
             if not all(keep):
                 names = tuple(n for n, k in zip(names, keep, strict=True) if k)
                 weights = weights[:, torch.tensor(keep, device=weights.device)]
-        with self.set_blend(weights, names):
+        with self.set_blend(weights, names, per_image_merge=bool(merged) and weights is not None):
             return self.backbone(x)
 
     def _forward_merged_one_hot(self, x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:

@@ -103,10 +103,14 @@ class BlendState:
     """Which adapters are active and with which per-image weights; shared by all projections.
 
     ``names``: adapter names (length K). ``weights``: float tensor (N, K) or None (no adapter active).
+    ``per_image_merge``: fold the blend into one 1x1 weight per image (``W + sum_k w_nk dW_k``, an
+    (N, out, in) stack) and apply it with one batched matrix product, instead of adding the low-rank
+    branches to the base convolution; linear adapters only (others stay unmerged).
     """
 
     names: tuple[str, ...] = ()
     weights: torch.Tensor | None = None
+    per_image_merge: bool = False
     merged: dict[str, float] = field(default_factory=dict)
 
 
@@ -236,17 +240,31 @@ class Projection(nn.Module):
     # -- merging --------------------------------------------------------------------------------
     @torch.no_grad()
     def merge(self, coefficients: dict[str, float]) -> None:
-        """Cache ``W + sum_k c_k dW_k`` (linear adapters only) and use it in :meth:`forward`."""
-        w = self.weight[:, :, 0, 0].clone()
+        """Cache ``W + sum_k c_k dW_k`` (linear adapters only) and use it in :meth:`forward`.
+
+        One matrix product per projection whatever the number of adapters: the factors are stacked,
+        ``[c_1 up_1 | ... | c_K up_K] @ [down_1; ...; down_K]`` (a handful of kernel launches, which
+        matters when SW merges per image on a GPU). Zero coefficients are skipped.
+        """
+        downs, ups = [], []
         for name, c in coefficients.items():
             if name not in self.adapters:
                 continue
             adapter = self.adapters[name]
             if not adapter.linear:
                 raise ValueError(f"adapter '{name}' ({type(adapter).__name__}) cannot be merged")
+            if c == 0:
+                continue
             down, up = adapter.factors()
-            w += c * (up @ down)
-        self._merged_weight = w[:, :, None, None]
+            downs.append(down)
+            ups.append(up * c)
+        base = self.weight[:, :, 0, 0]
+        if not downs:
+            self._merged_weight = self.weight.detach().clone()
+            return
+        down = downs[0] if len(downs) == 1 else torch.cat(downs, 0)
+        up = ups[0] if len(ups) == 1 else torch.cat(ups, 1)
+        self._merged_weight = torch.addmm(base, up.to(base.dtype), down.to(base.dtype))[:, :, None, None]
 
     def unmerge(self) -> None:
         self._merged_weight = None
@@ -257,12 +275,12 @@ class Projection(nn.Module):
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, in, H, W) -> (N, out, H, W): the base 1x1 convolution plus the active blend."""
         weight = self.weight if self._merged_weight is None else self._merged_weight
-        y = F.conv2d(x, weight, self.bias)
         st = self.state
         if st.weights is None or not self.adapters:
-            return y
-        downs, ups, reps, cols = [], [], [], []
+            return F.conv2d(x, weight, self.bias)
+        downs, ups, reps, cols, others = [], [], [], [], []
         for k, name in enumerate(st.names):
             adapter = self.adapters[name] if name in self.adapters else None
             if adapter is None:
@@ -274,15 +292,28 @@ class Projection(nn.Module):
                 reps.append(down.shape[0])
                 cols.append(k)
             else:
-                y = y + st.weights[:, k, None, None, None].to(y.dtype) * adapter.delta(x)
+                others.append((k, adapter))
+        w = None
         if downs:
-            down = torch.cat(downs, 0)[:, :, None, None]
-            up = torch.cat(ups, 1)[:, :, None, None]
-            w = st.weights[:, cols].to(y.dtype)  # (N, K')
+            w = st.weights[:, cols].to(x.dtype)  # (N, K')
             if len(set(reps)) == 1:
                 w = torch.repeat_interleave(w, reps[0], dim=1)
             else:
                 w = torch.repeat_interleave(w, torch.tensor(reps, device=w.device), dim=1, output_size=sum(reps))
-            z = F.conv2d(x, down) * w[:, :, None, None]
-            y = y + F.conv2d(z, up)
+            down = torch.cat(downs, 0).to(x.dtype)  # (R, in)
+            up = torch.cat(ups, 1).to(x.dtype)  # (out, R)
+        if w is not None and st.per_image_merge:
+            n, _, h, wd = x.shape
+            base = weight[:, :, 0, 0].to(x.dtype)
+            per_image = torch.baddbmm(base.expand(n, -1, -1), up * w[:, None, :], down.expand(n, -1, -1))
+            y = torch.bmm(per_image, x.flatten(2)).view(n, self.out_ch, h, wd)
+            if self.bias is not None:
+                y = y + self.bias.to(y.dtype)[:, None, None]
+        else:
+            y = F.conv2d(x, weight, self.bias)
+            if w is not None:
+                z = F.conv2d(x, down[:, :, None, None]) * w[:, :, None, None]
+                y = y + F.conv2d(z, up[:, :, None, None])
+        for k, adapter in others:
+            y = y + st.weights[:, k, None, None, None].to(y.dtype) * adapter.delta(x)
         return y

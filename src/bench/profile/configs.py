@@ -162,6 +162,11 @@ def _sw_merged(pool: ModelPool) -> Prepared:
     return Prepared(lambda x: sw_merged_forward(model, x), _count(model))
 
 
+def _sw_merged_batched(pool: ModelPool) -> Prepared:
+    model = pool.abair()
+    return Prepared(lambda x: model(x, mode="sw", merged=True), _count(model))
+
+
 def _estimator(pool: ModelPool) -> Prepared:
     model = pool.abair()
     return Prepared(model.estimate, _count(model.estimator))
@@ -191,6 +196,9 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _mode("sw"), "lora", 4, "sw"),
     ProfileConfig("sw-merged", "SW merged per image: estimator + merge the blend + forward + unmerge", "abair",
                   _sw_merged, "lora", 4, "sw"),
+    ProfileConfig("sw-merged-batched", "SW merged per image in one pass: each projection builds the (N, out, in) "
+                  "stack W + sum_k w_nk dW_k and applies it with one batched matmul (mode sw, merged=True)",
+                  "abair", _sw_merged_batched, "lora", 4, "sw"),
     ProfileConfig("sw-r8", "SW over 5 LoRA r8 adapters, unmerged", "abair", _mode("sw", "lora", 8), "lora", 8, "sw"),
     ProfileConfig("sw-r16", "SW over 5 LoRA r16 adapters, unmerged", "abair", _mode("sw", "lora", 16), "lora", 16,
                   "sw"),
