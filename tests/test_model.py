@@ -322,6 +322,24 @@ def test_single_adapter_shipped_alone_gives_the_same_output(x, tmp_path):
         ck.load(adapter_file)
 
 
+def test_replacing_an_adapter_keeps_its_place_and_the_estimator(x, tmp_path):
+    model = make_model()
+    retrained = ck.load(ck.save(model, tmp_path / "full.safetensors"))
+    retrained.remove_adapter("noise")
+    retrained.add_adapter(AdapterSpec(name="noise", rank=8))  # e.g. retrained at another rank
+    randomise_adapters(retrained, seed=5)
+    new_noise = ck.save_adapter(retrained, "noise", tmp_path / "noise-r8.safetensors")
+    estimator = {k: v.clone() for k, v in model.estimator.state_dict().items()}
+    assert ck.load_adapter(model, new_noise, replace=True) == "noise"
+    assert model.adapter_names == NAMES and model.adapter_specs["noise"].rank == 8
+    assert all(torch.equal(v, estimator[k]) for k, v in model.estimator.state_dict().items())
+    with torch.no_grad():
+        assert torch.equal(model(x, mode="fixed:noise"), retrained(x, mode="fixed:noise"))
+        assert model(x, mode="sw").shape == x.shape  # the estimator still scores the same names
+    with pytest.raises(UserError, match="already has an adapter 'noise'"):
+        ck.load_adapter(model, new_noise)
+
+
 def test_checkpoint_errors_are_one_clear_line(tmp_path):
     from safetensors.torch import save_file
 

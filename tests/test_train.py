@@ -337,3 +337,55 @@ def test_train_and_estimator_commands_import_nothing_heavy():
     code = "import sys, bench.commands.train, bench.commands.estimator; print(sorted({'torch', 'pandas'} & set(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+# -- per-adapter Phase-II settings -------------------------------------------------------------------
+def test_per_adapter_settings_merge_over_phase2_and_leave_other_adapters_alone():
+    from abair.train.recipes import adapter_recipe
+
+    tiny = load_recipe("tiny")
+    blur = adapter_recipe(tiny, "blur")
+    assert blur["phase2"]["steps"] == 1500 and blur["phase2"]["crop"] == 64 and blur["model"]["rank"] == 16
+    assert blur["phase2"]["params"] == {"kind": "motion"} and "per_adapter" not in blur["phase2"]
+    assert blur["phase2"]["lr"] == tiny["phase2"]["lr"]  # not overridden: inherited
+    noise = adapter_recipe(tiny, "noise")
+    assert noise["model"] == tiny["model"] and noise["phase2"]["params"] == {}
+    assert {k: v for k, v in noise["phase2"].items() if k != "params"} == {
+        k: v for k, v in tiny["phase2"].items() if k != "per_adapter"}
+    assert tiny["phase2"]["per_adapter"]["blur"]["rank"] == 16  # the input recipe is not modified
+    assert load_recipe("tiny", ["phase2.per_adapter={}"])["phase2"]["per_adapter"] == {}
+
+
+def test_per_adapter_rank_steps_and_params_reach_the_training(tmp_path):
+    from abair.model import build
+
+    r = recipe("phase2.per_adapter={rain: {steps: 2, rank: 2}, blur: {params: {kind: defocus, radius: 2.0}}}")
+    model = build("tiny", adapters=0)
+    phases.train_adapter(model, "rain", r, tmp_path / "rain", device="cpu", progress=False)
+    assert model.adapter_specs["rain"].rank == 2
+    assert {a.A.shape[0] for a in model.modules() if type(a).__name__ == "LoRA"} == {2}
+    assert [json.loads(line)["step"] for line in (tmp_path / "rain" / "log.jsonl").open()] == [1, 2]
+    # params fix the operator's parameters; everything else is drawn from the batch's generator
+    from abair.degradations import apply
+    from abair.train.data import CropSampler, batch_generator, quantise
+
+    got = SingleData(32, "blur", seed=3, params={"kind": "defocus", "radius": 2.0}).batch(4, 0, 2)
+    gen = batch_generator(3, "phase2-blur", 0, 4)
+    clean = CropSampler(None, 32).sample(2, gen)
+    want = quantise(apply("blur", clean, gen, kind="defocus", radius=2.0))
+    assert torch.equal(got["clean"], clean) and torch.equal(got["degraded"], want)
+    assert not torch.equal(SingleData(32, "blur", seed=3).batch(4, 0, 2)["degraded"], want)
+
+
+def test_per_adapter_settings_are_checked():
+    with pytest.raises(UserError, match=r"unknown degradation in phase2\.per_adapter 'blurr' \(did you mean 'blur'\?\)"):
+        load_recipe("tiny", ["phase2.per_adapter={blurr: {steps: 2}}"])
+    with pytest.raises(UserError, match=r"unknown key 'phase2\.per_adapter\.blur\.stepz' \(did you mean 'steps'\?\)"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {stepz: 2}}"])
+    with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.crop must be a multiple of 8, got 60"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {crop: 60}}"])
+    with pytest.raises(UserError, match=r"params: the blur operator has no parameter 'kindd' \(did you mean 'kind'\?\); "
+                                        r"its parameters: kind, size, radius$"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kindd: motion}}}"])
+    with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.params: blur: kind must be one of motion, defocus"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kind: zoom}}}"])

@@ -245,6 +245,10 @@ def load_adapter(model: ABAIR, path: str | Path, name: str | None = None, replac
                  allow_other_backbone: bool = False) -> str:
     """Add the adapter stored in ``path`` to ``model`` (optionally under another ``name``); return its name.
 
+    ``replace``: an adapter of that name is swapped for the file's, in the same place in
+    :attr:`ABAIR.adapter_names` (so an estimator trained over the names still scores it); if the
+    file cannot be loaded, the old adapter is put back.
+
     The file must have been written for the same backbone configuration and, unless
     ``allow_other_backbone``, the same backbone weights (fingerprint). The model's other tensors are
     untouched; the estimator is not changed (retrain it to score the new adapter).
@@ -269,10 +273,15 @@ def load_adapter(model: ABAIR, path: str | Path, name: str | None = None, replac
     original = spec.name
     if name is not None and name != original:
         spec = AdapterSpec.from_json({**spec.to_json(), "name": name})
+    order = list(model.adapter_names)
+    previous = None  # (spec, tensors) of the adapter being replaced, restored if loading fails
     if spec.name in model.adapter_specs:
         if not replace:
             raise UserError(f"the model already has an adapter '{spec.name}'; remove it first or pass another name")
+        previous = (model.adapter_specs[spec.name], model.adapter_state_dict(spec.name))
         model.remove_adapter(spec.name)
+    else:
+        order.append(spec.name)
     device = next(model.backbone.parameters()).device
     found = {
         k.replace(f".adapters.{original}.", f".adapters.{spec.name}."): v
@@ -288,5 +297,14 @@ def load_adapter(model: ABAIR, path: str | Path, name: str | None = None, replac
         model.load_state_dict(found, strict=False)
     except BaseException:
         model.remove_adapter(spec.name)
+        if previous is not None:
+            model.add_adapter(previous[0])
+            model.load_state_dict(previous[1], strict=False)
+            _reorder(model, order)
         raise
+    _reorder(model, order)  # a replaced adapter keeps its place (the estimator's class order)
     return spec.name
+
+
+def _reorder(model: ABAIR, order: list[str]) -> None:
+    model.adapter_specs = {name: model.adapter_specs[name] for name in order}

@@ -177,13 +177,14 @@ class SingleData:
     """Phase II batches of one degradation: synthetic from the pool, or crops of real ``pairs``."""
 
     def __init__(self, crop: int, degradation: str, seed: int = 0, pool: Sequence[np.ndarray] | None = None,
-                 pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None):
+                 pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None):
         if degradation not in DEGRADATIONS:
             from abair.errors import unknown_name
 
             raise unknown_name("degradation", degradation, DEGRADATIONS)
         self.degradation = degradation
         self.seed = seed
+        self.params = dict(params or {})  # fixed operator parameters (e.g. {"kind": "motion"}); others drawn
         self.real = PairCropSampler(pairs, crop, f"training pairs for '{degradation}'") if pairs else None
         self.crops = None if self.real is not None else CropSampler(pool, crop)
 
@@ -193,7 +194,7 @@ class SingleData:
             degraded, clean = self.real.sample(n, gen)
             return {"degraded": degraded, "clean": clean}
         clean = self.crops.sample(n, gen)
-        return {"degraded": quantise(apply(self.degradation, clean, gen)), "clean": clean}
+        return {"degraded": quantise(apply(self.degradation, clean, gen, **self.params)), "clean": clean}
 
 
 class EstimatorData:

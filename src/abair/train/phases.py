@@ -185,16 +185,22 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
                   device: str | None = None, pairs: Sequence | None = None, progress: bool = True) -> dict:
     """Add adapter ``name`` to ``model`` (seeded init) and train it alone, everything else frozen.
 
+    The recipe's ``phase2`` settings apply, overridden by ``phase2.per_adapter.<name>`` when present
+    (steps, crop, lr, ..., ``rank``, and ``params``: fixed degradation parameters of the data).
+
     Returns the loop's summary. The model's other tensors are never changed.
     """
     if name in model.adapter_specs:
         raise UserError(f"the model already has an adapter '{name}'; its adapters: {', '.join(model.adapter_names)}")
+    from .recipes import adapter_recipe
+
     device = device or default_device()
+    recipe = adapter_recipe(recipe, name)  # phase2 with this adapter's own settings (phase2.per_adapter)
     block = recipe["phase2"]
     _seeded(recipe, "adapter", name)
     model.add_adapter(_adapter_spec(recipe, name))
     objective = AdapterObjective(model, name)
-    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs)
+    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"])
     return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
                  resume=resume, device=device, name=f"phase2:{name}")
 

@@ -36,7 +36,7 @@ SCHEMA: dict[str, Any] = {
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
               "estimator": {"input_size": int, "widths": list, "depth": int}},
     "phase1": {**_OPTIM, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
-    "phase2": dict(_OPTIM),
+    "phase2": {**_OPTIM, "per_adapter": dict},
     "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float},
     "add": {"adapters": list},
 }
@@ -125,9 +125,61 @@ def validate(recipe: dict, where: str = "recipe") -> None:
         if block.get("crop", 64) % 8:
             raise UserError(f"{where}: {phase}.crop must be a multiple of 8 (the model's size rule), "
                             f"got {block['crop']}")
+    for name, extra in recipe["phase2"].get("per_adapter", {}).items():
+        _check_per_adapter(name, extra, where, DEGRADATIONS)
     frac = recipe["phase3"].get("mixed_fraction", 0.0)
     if not 0.0 <= frac <= 1.0:
         raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
+
+
+#: keys one adapter may override in ``phase2.per_adapter.<name>``: the optimiser settings, the
+#: adapter's rank, and ``params``: fixed degradation parameters of its training data
+PER_ADAPTER_KEYS = {**_OPTIM, "rank": int, "params": dict}
+
+
+def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
+    if name not in degradations:
+        raise unknown_name("degradation in phase2.per_adapter", name, degradations)
+    _check_block(extra, PER_ADAPTER_KEYS, where, f"phase2.per_adapter.{name}.")
+    if extra.get("crop", 64) % 8:
+        raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
+    if extra.get("rank", 1) < 1:
+        raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
+    if extra.get("params"):
+        _check_operator_params(name, extra["params"], where)
+
+
+def _check_operator_params(name: str, params: dict, where: str) -> None:
+    """Fail now, in one line, on parameters the degradation operator would refuse at step 0."""
+    import inspect
+
+    import torch
+
+    from abair.degradations import apply, get_operator
+
+    known = [p for p in inspect.signature(get_operator(name)).parameters if p not in ("image", "generator")]
+    for key in params:
+        if key not in known:
+            raise UserError(f"{where}: phase2.per_adapter.{name}.params: the {name} operator has no parameter "
+                            f"'{key}'{did_you_mean(key, known)}; its parameters: {', '.join(known)}")
+    try:
+        apply(name, torch.full((3, 64, 64), 0.5), 0, **params)
+    except UserError as exc:
+        raise UserError(f"{where}: phase2.per_adapter.{name}.params: {exc}") from None
+
+
+def adapter_recipe(recipe: dict, name: str) -> dict:
+    """The recipe as adapter ``name`` is trained with it: ``phase2`` merged with
+    ``phase2.per_adapter.<name>`` (absent: unchanged), and ``model.rank`` from it when it sets one.
+    ``phase2.params`` then holds the fixed degradation parameters of the training data (may be empty)."""
+    out = copy.deepcopy(recipe)
+    block = out["phase2"]
+    extra = dict(block.pop("per_adapter", {}).get(name, {}))
+    if "rank" in extra:
+        out["model"]["rank"] = extra.pop("rank")
+    block["params"] = extra.pop("params", {})
+    block.update(extra)
+    return out
 
 
 def _check_block(block: Any, schema: dict, where: str, prefix: str) -> None:
