@@ -9,7 +9,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 W=src/abair/weights
 # 1. the 5-degradation model (the embedded default), the classical baselines and the floor
 $B run --suite mini --out results/mini/run --save-images --no-progress \
-  --methods identity,abair-oh,abair-sw,abair-oracle,abair-backbone,nlm,dcp,wiener-ml,lime,derain-guided,deblock,dequant,desnow-median
+  --methods identity,abair-oh,abair-sw,abair-oracle,abair-backbone,nlm,dcp,wiener-ml,motion-deblur,lime,derain-guided,deblock,dequant,desnow-median
 # 2. the 8-degradation model after adding jpeg, bitdepth and snow adapters (Table 4 "Ours*")
 $B run --suite mini --out results/mini/run-8deg --save-images --no-progress \
   --checkpoint $W/abair-tiny-8.safetensors --methods abair-oh,abair-sw,abair-oracle

@@ -59,6 +59,8 @@ for _name, _target, _task, _needs, _summary in (
     ("dcp", "dcp:make", "dehaze", "none", "dark channel prior + guided-filter transmission (He et al.)"),
     ("wiener-ml", "wiener_ml:make", "deblur", "none",
      "semi-blind: Gaussian/disk/linear-motion blur picked by maximum likelihood, Wiener deconvolution"),
+    ("motion-deblur", "motion_deblur:make", "deblur", "none",
+     "blind camera shake: L0 alternating kernel estimate, curve-projected, checked, hyper-Laplacian deconvolution"),
     ("lime", "lime:make", "lowlight", "none", "LIME: max-RGB illumination map, structure-aware smoothing, gamma"),
     ("derain-guided", "derain_guided:make", "derain", "none",
      "removes thin achromatic bright streaks (oriented opening residual), guided-filter refined"),
