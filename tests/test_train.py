@@ -389,3 +389,28 @@ def test_per_adapter_settings_are_checked():
         load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kindd: motion}}}"])
     with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.params: blur: kind must be one of motion, defocus"):
         load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kind: zoom}}}"])
+
+
+def test_replacing_an_adapter_retrains_it_exactly_as_phase2_and_keeps_the_estimator(trained, tmp_path):
+    base = load(trained / phases.MODEL_FILE)
+    r = recipe()
+    out = phases.add_adapter(trained / phases.MODEL_FILE, "noise", r, tmp_path / "re.safetensors",
+                             tmp_path / "re.train", device="cpu", progress=False, replace=True)
+    model = load(out)
+    assert model.adapter_names == base.adapter_names == ("noise", "lowlight")
+    # same seed, data and settings as Phase II on the same backbone: the same tensors, byte for byte
+    assert adapter_hashes(model, base.adapter_names) == adapter_hashes(base, base.adapter_names)
+    assert tensors_sha(model.estimator.state_dict()) == tensors_sha(base.estimator.state_dict())
+    with torch.inference_mode():
+        assert model(torch.rand(1, 3, 32, 32), mode="sw").shape == (1, 3, 32, 32)  # no retrain needed
+    # with other settings only that adapter changes
+    other = phases.add_adapter(trained / phases.MODEL_FILE, "noise", recipe("phase2.steps=1"),
+                               tmp_path / "re1.safetensors", tmp_path / "re1.train", device="cpu",
+                               progress=False, replace=True)
+    changed = load(other)
+    assert adapter_hashes(changed, ("lowlight",)) == adapter_hashes(base, ("lowlight",))
+    assert adapter_hashes(changed, ("noise",)) != adapter_hashes(base, ("noise",))
+    assert changed.adapter_names == base.adapter_names
+    with pytest.raises(UserError, match=r"--replace: '.*' has no adapter 'rain' to replace; its adapters: noise, lowlight"):
+        phases.add_adapter(trained / phases.MODEL_FILE, "rain", r, tmp_path / "x.safetensors", tmp_path / "x.train",
+                           device="cpu", progress=False, replace=True)

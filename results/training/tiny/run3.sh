@@ -5,7 +5,9 @@
 # Phase I precedes it, the other adapters are trained alone on the frozen backbone (mode
 # fixed:<name>), and Phase III / `train estimator` train the estimator on classification alone
 # (phase3.restoration_weight 0: the adapters are never run). `train all --recipe tiny` with the recipe
-# as now shipped gives this schedule in one command.
+# as now shipped gives this schedule in one command; `abair-bench train adapter --name blur --replace
+# --checkpoint src/abair/weights/abair-tiny.safetensors --out M` (added after this run) does steps 1-3
+# for one model in one command (the same adapter: --replace trains exactly as Phase II, tested).
 set -e
 cd /work/main
 export OMP_NUM_THREADS=1

@@ -339,23 +339,38 @@ def run_all(recipe: dict, out: str | Path, resume: bool = False, device: str | N
 # -- adding a degradation ------------------------------------------------------------------------------
 def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path, workdir: str | Path,
                 resume: bool = False, device: str | None = None, pairs: Sequence | None = None,
-                progress: bool = True, meta: dict | None = None) -> Path:
+                progress: bool = True, meta: dict | None = None, replace: bool = False) -> Path:
     """Load a model, add and train adapter ``name`` (everything else frozen), save it to ``out``.
 
     The estimator is kept as it was (it still scores the old adapters; ``sw``/``oh`` ask for a
     retrain until :func:`retrain_estimator` runs).
+
+    ``replace``: retrain an adapter the model already has. The old one is dropped, the new one is
+    trained exactly as Phase II would train it (same seed, data and settings) and takes the old
+    one's place in the adapter order, so the estimator keeps scoring it: Phase III trains the
+    estimator on classification alone and never runs the adapters (with ``restoration_weight`` > 0
+    it did, and retraining it is advised).
     """
     from abair.model.checkpoint import load
 
     device = device or default_device()
     info = init_distributed(device)
     model = load(checkpoint)
+    order = list(model.adapter_names)
+    if replace:
+        if name not in model.adapter_specs:
+            raise UserError(f"--replace: '{checkpoint}' has no adapter '{name}' to replace; its adapters: "
+                            f"{', '.join(order) or 'none'}")
+        model.remove_adapter(name)
     started = time.time()
     result = train_adapter(model, name, recipe, workdir, resume, device, pairs, progress)
+    if replace:
+        model.adapter_specs = {n: model.adapter_specs[n] for n in order}
     if info.main:
         model.to("cpu")
         _save_json(Path(workdir) / "summary.json", _summary(result, started))
-        write_model(model, out, recipe, workdir, {"base_checkpoint": str(checkpoint), "added": name, **(meta or {})})
+        write_model(model, out, recipe, workdir, {"base_checkpoint": str(checkpoint),
+                                                  ("replaced" if replace else "added"): name, **(meta or {})})
     barrier(info)
     return Path(out)
 

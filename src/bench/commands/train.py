@@ -3,7 +3,7 @@
 ::
 
     abair-bench train phase1|phase2|phase3|all --recipe tiny --out DIR [--resume] [--set KEY=VALUE ...]
-    abair-bench train adapter --name jpeg --checkpoint IN --out OUT [--recipe R]
+    abair-bench train adapter --name jpeg --checkpoint IN --out OUT [--recipe R] [--replace]
     abair-bench train estimator --checkpoint IN --out OUT [--recipe R]
 
 Multi-process (DDP): ``torchrun --nproc_per_node N -m bench.cli train ...``. The training code lives in
@@ -50,6 +50,9 @@ def add_parser(subparsers) -> None:
     adapter.add_argument("--name", required=True, help="degradation of the new adapter (e.g. jpeg, bitdepth, snow)")
     adapter.add_argument("--checkpoint", required=True, help="the trained model to extend")
     adapter.add_argument("--out", required=True, help="output model file (.safetensors) or directory")
+    adapter.add_argument("--replace", action="store_true",
+                         help="retrain an adapter the model already has: the new one takes its place and the "
+                         "estimator keeps scoring it (no estimator retrain needed)")
     _common(adapter, default_recipe=None)
     adapter.set_defaults(func=adapter_command)
     est = actions.add_parser(
@@ -197,9 +200,12 @@ def adapter_command(args) -> int:
     pairs = _train_pairs(args).get(args.name)
     phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
                        device=args.device, pairs=pairs, progress=not args.no_progress,
-                       meta={"command": _command_line()})
-    print(f"adapter {args.name}: wrote {model_file} (retrain the estimator: abair-bench train estimator "
-          f"--checkpoint {model_file} --out OUT)")
+                       meta={"command": _command_line()}, replace=args.replace)
+    if args.replace:
+        print(f"adapter {args.name}: retrained in place, wrote {model_file}")
+    else:
+        print(f"adapter {args.name}: wrote {model_file} (retrain the estimator: abair-bench train estimator "
+              f"--checkpoint {model_file} --out OUT)")
     return 0
 
 
