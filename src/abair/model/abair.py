@@ -123,6 +123,13 @@ class ABAIR(nn.Module):
         self.adapter_specs[spec.name] = spec
         return spec
 
+    def order_adapters(self, names: Sequence[str]) -> None:
+        """Put the adapters in the order ``names`` (the same set): the order the estimator scores them."""
+        if sorted(names) != sorted(self.adapter_specs):
+            raise ValueError(f"order_adapters needs exactly the model's adapters ({', '.join(self.adapter_names)}), "
+                             f"got {', '.join(names)}")
+        self.adapter_specs = {name: self.adapter_specs[name] for name in names}
+
     def remove_adapter(self, name: str) -> None:
         """Delete an adapter's tensors everywhere; the backbone and other adapters are untouched."""
         self._require_adapter(name)

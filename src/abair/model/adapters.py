@@ -258,10 +258,10 @@ class Projection(nn.Module):
             down, up = adapter.factors()
             downs.append(down)
             ups.append(up * c)
-        base = self.weight[:, :, 0, 0]
         if not downs:
             self._merged_weight = self.weight.detach().clone()
             return
+        base = self.weight[:, :, 0, 0]
         down = downs[0] if len(downs) == 1 else torch.cat(downs, 0)
         up = ups[0] if len(ups) == 1 else torch.cat(ups, 1)
         self._merged_weight = torch.addmm(base, up.to(base.dtype), down.to(base.dtype))[:, :, None, None]

@@ -300,11 +300,7 @@ def load_adapter(model: ABAIR, path: str | Path, name: str | None = None, replac
         if previous is not None:
             model.add_adapter(previous[0])
             model.load_state_dict(previous[1], strict=False)
-            _reorder(model, order)
+            model.order_adapters(order)
         raise
-    _reorder(model, order)  # a replaced adapter keeps its place (the estimator's class order)
+    model.order_adapters(order)  # a replaced adapter keeps its place (the estimator's class order)
     return spec.name
-
-
-def _reorder(model: ABAIR, order: list[str]) -> None:
-    model.adapter_specs = {name: model.adapter_specs[name] for name in order}

@@ -365,7 +365,7 @@ def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path
     started = time.time()
     result = train_adapter(model, name, recipe, workdir, resume, device, pairs, progress)
     if replace:
-        model.adapter_specs = {n: model.adapter_specs[n] for n in order}
+        model.order_adapters(order)
     if info.main:
         model.to("cpu")
         _save_json(Path(workdir) / "summary.json", _summary(result, started))

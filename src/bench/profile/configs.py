@@ -143,10 +143,11 @@ def sw_merged_forward(model, x):
     return out
 
 
-def _mode(mode: str, adapter_type: str = "lora", rank: int = 4) -> Callable[[ModelPool], Prepared]:
+def _mode(mode: str, adapter_type: str = "lora", rank: int = 4, merged: bool | None = None
+          ) -> Callable[[ModelPool], Prepared]:
     def prepare(pool: ModelPool) -> Prepared:
         model = pool.abair(adapter_type, rank)
-        return Prepared(lambda x: model(x, mode=mode), _count(model))
+        return Prepared(lambda x: model(x, mode=mode, merged=merged), _count(model))
 
     return prepare
 
@@ -160,11 +161,6 @@ def _merged_fixed(pool: ModelPool) -> Prepared:
 def _sw_merged(pool: ModelPool) -> Prepared:
     model = pool.abair()
     return Prepared(lambda x: sw_merged_forward(model, x), _count(model))
-
-
-def _sw_merged_batched(pool: ModelPool) -> Prepared:
-    model = pool.abair()
-    return Prepared(lambda x: model(x, mode="sw", merged=True), _count(model))
 
 
 def _estimator(pool: ModelPool) -> Prepared:
@@ -198,7 +194,7 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _sw_merged, "lora", 4, "sw"),
     ProfileConfig("sw-merged-batched", "SW merged per image in one pass: each projection builds the (N, out, in) "
                   "stack W + sum_k w_nk dW_k and applies it with one batched matmul (mode sw, merged=True)",
-                  "abair", _sw_merged_batched, "lora", 4, "sw"),
+                  "abair", _mode("sw", merged=True), "lora", 4, "sw"),
     ProfileConfig("sw-r8", "SW over 5 LoRA r8 adapters, unmerged", "abair", _mode("sw", "lora", 8), "lora", 8, "sw"),
     ProfileConfig("sw-r16", "SW over 5 LoRA r16 adapters, unmerged", "abair", _mode("sw", "lora", 16), "lora", 16,
                   "sw"),
