@@ -414,3 +414,71 @@ def test_replacing_an_adapter_retrains_it_exactly_as_phase2_and_keeps_the_estima
     with pytest.raises(UserError, match=r"--replace: '.*' has no adapter 'rain' to replace; its adapters: noise, lowlight"):
         phases.add_adapter(trained / phases.MODEL_FILE, "rain", r, tmp_path / "x.safetensors", tmp_path / "x.train",
                            device="cpu", progress=False, replace=True)
+
+
+# -- restoration losses --------------------------------------------------------------------------------
+def test_psnr_loss_is_minus_the_mean_per_image_psnr():
+    from abair.train.losses import get_loss, restoration_loss
+
+    clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    restored = clean + noise * torch.tensor([0.003, 0.03, 0.2]).view(3, 1, 1, 1)  # ~50, ~30, ~14 dB (eps 1e-8: < 0.005 dB)
+    per_image = [10 * math.log10(1.0 / float(((r.double() - c.double()) ** 2).mean())) for r, c in zip(restored, clean)]
+    loss = get_loss("psnr")(restored, clean)
+    assert float(loss) == pytest.approx(-sum(per_image) / 3, abs=3e-3)
+    # not the PSNR of the pooled MSE, which the worst image dominates
+    pooled = 10 * math.log10(1.0 / float(((restored.double() - clean.double()) ** 2).mean()))
+    assert abs(-float(loss) - pooled) > 5
+    _, parts = restoration_loss("psnr", restored, clean)
+    assert float(parts["psnr_db"]) == pytest.approx(sum(per_image) / 3, abs=3e-3)
+    assert float(parts["l1"]) == pytest.approx(float((restored - clean).abs().mean()), rel=1e-6)
+
+
+def test_l1_and_charbonnier_losses():
+    from abair.train.losses import get_loss
+
+    clean = torch.zeros(1, 1, 2, 2)
+    restored = torch.tensor([[[[0.5, -0.5], [0.0, 0.1]]]])
+    assert float(get_loss("l1")(restored, clean)) == pytest.approx(1.1 / 4)
+    want = (2 * math.sqrt(0.25 + 1e-6) + 1e-3 + math.sqrt(0.01 + 1e-6)) / 4
+    assert float(get_loss("charbonnier")(restored, clean)) == pytest.approx(want, rel=1e-6)
+    with pytest.raises(UserError, match=r"unknown loss 'psnrr' \(did you mean 'psnr'\?\)"):
+        get_loss("psnrr")
+
+
+def test_recipe_loss_is_checked_and_reaches_phase2(tmp_path):
+    from abair.model import build
+
+    with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.loss must be one of l1, charbonnier, psnr, got 'ssim'"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {loss: ssim}}"])
+    with pytest.raises(UserError, match=r"phase1\.loss must be one of l1, charbonnier, psnr, got 'l2'"):
+        load_recipe("tiny", ["phase1.loss=l2"])
+    r = recipe("phase2.per_adapter={rain: {steps: 2, loss: psnr}}")
+    model = build("tiny", adapters=0)
+    phases.train_adapter(model, "rain", r, tmp_path / "rain", device="cpu", progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "rain" / "log.jsonl").open()]
+    assert all(rec["loss"] == pytest.approx(-rec["psnr_db"]) and rec["l1"] > 0 for rec in logged)
+    model2 = build("tiny", adapters=0)
+    phases.train_adapter(model2, "noise", r, tmp_path / "noise", device="cpu", progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "noise" / "log.jsonl").open()]
+    assert all("psnr_db" not in rec and rec["loss"] == rec["l1"] for rec in logged)  # default: L1
+
+
+def test_soft_clean_softens_targets_with_its_own_generator():
+    from abair.degradations import apply
+    from abair.train.data import SOFT_RADIUS, CropSampler, batch_generator, quantise
+
+    plain = SingleData(32, "blur", seed=3, params={"kind": "motion"}).batch(5, 0, 3)
+    zero = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=0.0).batch(5, 0, 3)
+    assert torch.equal(plain["clean"], zero["clean"]) and torch.equal(plain["degraded"], zero["degraded"])
+    got = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0).batch(5, 0, 3)
+    gen = batch_generator(3, "phase2-blur", 0, 5)
+    sharp = CropSampler(None, 32).sample(3, gen)
+    draws = torch.rand(3, 2, generator=batch_generator(3, "phase2-blur-soft", 0, 5), dtype=torch.float64)
+    radii = SOFT_RADIUS[0] + (SOFT_RADIUS[1] - SOFT_RADIUS[0]) * draws[:, 1]
+    soft = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii)])
+    assert torch.equal(got["clean"], soft)
+    assert torch.equal(got["degraded"], quantise(apply("blur", soft, gen, kind="motion")))  # same kernels
+    assert (got["clean"] - sharp).abs().mean() > 0.005
+    with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.soft_clean must be in \[0, 1\], got 1\.5"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {soft_clean: 1.5}}"])

@@ -18,7 +18,10 @@ Batches (float32 NCHW in [0, 1]; labels int64):
   (one degradation over the whole image, broad default severities) or ``task-only`` (one of the
   task degradations over the whole image at the task test sets' settings, or real training pairs).
 - :class:`SingleData`: ``{"degraded", "clean"}`` for one degradation (Phase II), synthetic from
-  the pool or crops of real training pairs.
+  the pool or crops of real training pairs. With ``soft_clean`` = p > 0, each synthetic sample's
+  clean crop is first, with probability p, softened by a defocus disk of radius U(0.5, 2) px (its
+  own generator, stream ``<stream>-soft``, so p = 0 leaves every batch unchanged): scenes with
+  out-of-focus content, whose softness the restoration must keep.
 - :class:`EstimatorData`: ``{"degraded", "clean", "target" (N, K)}`` with single degradations
   (one-hot target) and, with probability ``mixed_fraction``, two degradations applied in sequence
   (target 1/2 + 1/2 for a softmax estimator, multi-hot 1 + 1 for a sigmoid one).
@@ -177,7 +180,8 @@ class SingleData:
     """Phase II batches of one degradation: synthetic from the pool, or crops of real ``pairs``."""
 
     def __init__(self, crop: int, degradation: str, seed: int = 0, pool: Sequence[np.ndarray] | None = None,
-                 pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None):
+                 pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None,
+                 soft_clean: float = 0.0):
         if degradation not in DEGRADATIONS:
             from abair.errors import unknown_name
 
@@ -185,6 +189,9 @@ class SingleData:
         self.degradation = degradation
         self.seed = seed
         self.params = dict(params or {})  # fixed operator parameters (e.g. {"kind": "motion"}); others drawn
+        if not 0.0 <= soft_clean <= 1.0:
+            raise UserError(f"soft_clean must be a probability in [0, 1], got {soft_clean}")
+        self.soft_clean = float(soft_clean)
         self.real = PairCropSampler(pairs, crop, f"training pairs for '{degradation}'") if pairs else None
         self.crops = None if self.real is not None else CropSampler(pool, crop)
 
@@ -194,7 +201,26 @@ class SingleData:
             degraded, clean = self.real.sample(n, gen)
             return {"degraded": degraded, "clean": clean}
         clean = self.crops.sample(n, gen)
+        if self.soft_clean > 0:
+            clean = soften(clean, self.soft_clean, batch_generator(self.seed, f"phase2-{self.degradation}-soft", rank, step))
         return {"degraded": quantise(apply(self.degradation, clean, gen, **self.params)), "clean": clean}
+
+
+#: defocus radius range (px) of :func:`soften`
+SOFT_RADIUS = (0.5, 2.0)
+
+
+def soften(clean: torch.Tensor, probability: float, gen: torch.Generator) -> torch.Tensor:
+    """Each image of ``clean`` (N, 3, H, W, float [0, 1]) blurred, with ``probability``, by a defocus
+    disk of radius U(0.5, 2) px (reflect border); the others returned unchanged. Draws 2 uniforms per
+    image from ``gen`` (whether, radius), whatever the outcome."""
+    out = clean.clone()
+    draws = torch.rand(len(clean), 2, generator=gen, dtype=torch.float64)
+    low, high = SOFT_RADIUS
+    for i, (u, r) in enumerate(draws.tolist()):
+        if u < probability:
+            out[i] = apply("blur", clean[i], None, kind="defocus", radius=low + (high - low) * r)
+    return out
 
 
 class EstimatorData:

@@ -3,7 +3,8 @@
 - **Phase I** (:func:`run_phase1`): backbone + segmentation head, every parameter trained.
   Loss ``L1(restored, clean) + seg_weight * CE(seg_logits, class_map)``; Table 6 switches:
   ``phase1.data`` = ``cutmix`` | ``synthetic`` | ``task-only`` and ``phase1.aux_seg`` (False: L1 only,
-  the head is frozen and unused). Output: ``<out>/phase1/backbone.safetensors`` (with the head).
+  the head is frozen and unused). ``phase1.loss`` / ``phase2.loss`` / ``phase2.per_adapter.<name>.loss``
+  swap L1 for another restoration loss of :mod:`abair.train.losses` (``charbonnier``, ``psnr``). Output: ``<out>/phase1/backbone.safetensors`` (with the head).
 - **Phase II** (:func:`run_phase2`): for each degradation, the Phase-I backbone frozen, one fresh
   LoRA adapter trained alone with mode ``fixed:<name>`` and an L1 loss. Each adapter starts from
   the same backbone and never sees the others. Output: ``<out>/phase2/<name>/adapter.safetensors``.
@@ -38,6 +39,7 @@ from abair.errors import UserError
 
 from .data import EstimatorData, Phase1Data, SingleData
 from .loop import LoopConfig, barrier, default_device, init_distributed, train
+from .losses import get_loss, restoration_loss
 
 PHASES = ("phase1", "phase2", "phase3")
 BACKBONE_FILE = "phase1/backbone.safetensors"
@@ -46,42 +48,46 @@ MODEL_FILE = "model.safetensors"
 
 # -- objectives --------------------------------------------------------------------------------------
 class Phase1Objective(nn.Module):
-    """L1 restoration + ``seg_weight`` x cross-entropy of the segmentation head on the class map."""
+    """Restoration loss (``loss``, default L1; :mod:`abair.train.losses`) + ``seg_weight`` x
+    cross-entropy of the segmentation head on the class map."""
 
-    def __init__(self, model, seg_weight: float = 0.1, aux_seg: bool = True):
+    def __init__(self, model, seg_weight: float = 0.1, aux_seg: bool = True, loss: str = "l1"):
         super().__init__()
+        get_loss(loss)
         self.model = model
         self.seg_weight = float(seg_weight)
         self.aux_seg = bool(aux_seg)
+        self.loss = loss
         if not self.aux_seg and model.seghead is not None:
             model.seghead.requires_grad_(False)
 
     def forward(self, batch: dict[str, torch.Tensor]):
         x, clean = batch["degraded"], batch["clean"]
         if not self.aux_seg:
-            l1 = F.l1_loss(self.model(x, mode="none").float(), clean)
-            return l1, {"l1": l1.detach()}
+            return restoration_loss(self.loss, self.model(x, mode="none"), clean)
         restored, logits = self.model.pretrain_forward(x)
-        l1 = F.l1_loss(restored.float(), clean)
+        loss, parts = restoration_loss(self.loss, restored, clean)
         ce = F.cross_entropy(logits.float(), batch["class_map"])
-        return l1 + self.seg_weight * ce, {"l1": l1.detach(), "ce": ce.detach()}
+        return loss + self.seg_weight * ce, {**parts, "ce": ce.detach()}
 
 
 class AdapterObjective(nn.Module):
-    """Phase II: L1 of ``model(x, mode="fixed:<name>")``; only adapter ``name`` is trainable."""
+    """Phase II: the restoration loss (``loss``, default L1) of ``model(x, mode="fixed:<name>")``;
+    only adapter ``name`` is trainable."""
 
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, loss: str = "l1"):
         super().__init__()
+        get_loss(loss)
         self.model = model
         self.name = name
+        self.loss = loss
         model.requires_grad_(False)
         for p in model.adapter_parameters(name):
             p.requires_grad_(True)
 
     def forward(self, batch: dict[str, torch.Tensor]):
         restored = self.model(batch["degraded"], mode=f"fixed:{self.name}")
-        l1 = F.l1_loss(restored.float(), batch["clean"])
-        return l1, {"l1": l1.detach()}
+        return restoration_loss(self.loss, restored, batch["clean"])
 
 
 class EstimatorObjective(nn.Module):
@@ -166,7 +172,8 @@ def run_phase1(recipe: dict, out: str | Path, resume: bool = False, device: str 
     block = recipe["phase1"]
     _seeded(recipe, "phase1")
     model = build(recipe["model"]["preset"], adapters=0, seghead=True)
-    objective = Phase1Objective(model, block.get("seg_weight", 0.1), block.get("aux_seg", True))
+    objective = Phase1Objective(model, block.get("seg_weight", 0.1), block.get("aux_seg", True),
+                                block.get("loss", "l1"))
     data = Phase1Data(block.get("crop", 64), block.get("degradations", recipe["model"]["adapters"]),
                       block.get("data", "cutmix"), recipe.get("seed", 0), pairs=pairs)
     started = time.time()
@@ -186,7 +193,7 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
     """Add adapter ``name`` to ``model`` (seeded init) and train it alone, everything else frozen.
 
     The recipe's ``phase2`` settings apply, overridden by ``phase2.per_adapter.<name>`` when present
-    (steps, crop, lr, ..., ``rank``, and ``params``: fixed degradation parameters of the data).
+    (steps, crop, lr, ..., ``loss``, ``rank``, and ``params``: fixed degradation parameters of the data).
 
     Returns the loop's summary. The model's other tensors are never changed.
     """
@@ -199,8 +206,9 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
     block = recipe["phase2"]
     _seeded(recipe, "adapter", name)
     model.add_adapter(_adapter_spec(recipe, name))
-    objective = AdapterObjective(model, name)
-    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"])
+    objective = AdapterObjective(model, name, block.get("loss", "l1"))
+    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"],
+                      soft_clean=block.get("soft_clean", 0.0))
     return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
                  resume=resume, device=device, name=f"phase2:{name}")
 

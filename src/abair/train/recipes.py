@@ -35,8 +35,8 @@ SCHEMA: dict[str, Any] = {
     "threads": int,
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
               "estimator": {"input_size": int, "widths": list, "depth": int}},
-    "phase1": {**_OPTIM, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
-    "phase2": {**_OPTIM, "per_adapter": dict},
+    "phase1": {**_OPTIM, "loss": str, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
+    "phase2": {**_OPTIM, "loss": str, "soft_clean": float, "per_adapter": dict},
     "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float},
     "add": {"adapters": list},
 }
@@ -127,6 +127,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
                             f"got {block['crop']}")
     for name, extra in recipe["phase2"].get("per_adapter", {}).items():
         _check_per_adapter(name, extra, where, DEGRADATIONS)
+    _check_losses(recipe, where)
     frac = recipe["phase3"].get("mixed_fraction", 0.0)
     if not 0.0 <= frac <= 1.0:
         raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
@@ -134,7 +135,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
 
 #: keys one adapter may override in ``phase2.per_adapter.<name>``: the optimiser settings, the
 #: adapter's rank, and ``params``: fixed degradation parameters of its training data
-PER_ADAPTER_KEYS = {**_OPTIM, "rank": int, "params": dict}
+PER_ADAPTER_KEYS = {**_OPTIM, "loss": str, "soft_clean": float, "rank": int, "params": dict}
 
 
 def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
@@ -143,10 +144,22 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
     _check_block(extra, PER_ADAPTER_KEYS, where, f"phase2.per_adapter.{name}.")
     if extra.get("crop", 64) % 8:
         raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
+    if not 0.0 <= extra.get("soft_clean", 0.0) <= 1.0:
+        raise UserError(f"{where}: phase2.per_adapter.{name}.soft_clean must be in [0, 1], got {extra['soft_clean']}")
     if extra.get("rank", 1) < 1:
         raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
     if extra.get("params"):
         _check_operator_params(name, extra["params"], where)
+
+
+def _check_losses(recipe: dict, where: str) -> None:
+    from .losses import LOSSES
+
+    places = [("phase1.loss", recipe["phase1"]), ("phase2.loss", recipe["phase2"])] + [
+        (f"phase2.per_adapter.{name}.loss", extra) for name, extra in recipe["phase2"].get("per_adapter", {}).items()]
+    for key, block in places:
+        if block.get("loss", "l1") not in LOSSES:
+            raise UserError(f"{where}: {key} must be one of {', '.join(LOSSES)}, got '{block['loss']}'")
 
 
 def _check_operator_params(name: str, params: dict, where: str) -> None:
