@@ -423,7 +423,7 @@ def test_psnr_loss_is_minus_the_mean_per_image_psnr():
     clean = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     noise = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     restored = clean + noise * torch.tensor([0.003, 0.03, 0.2]).view(3, 1, 1, 1)  # ~50, ~30, ~14 dB (eps 1e-8: < 0.005 dB)
-    per_image = [10 * math.log10(1.0 / float(((r.double() - c.double()) ** 2).mean())) for r, c in zip(restored, clean)]
+    per_image = [10 * math.log10(1.0 / float(((r.double() - c.double()) ** 2).mean())) for r, c in zip(restored, clean, strict=True)]
     loss = get_loss("psnr")(restored, clean)
     assert float(loss) == pytest.approx(-sum(per_image) / 3, abs=3e-3)
     # not the PSNR of the pooled MSE, which the worst image dominates
@@ -476,7 +476,7 @@ def test_soft_clean_softens_targets_with_its_own_generator():
     sharp = CropSampler(None, 32).sample(3, gen)
     draws = torch.rand(3, 2, generator=batch_generator(3, "phase2-blur-soft", 0, 5), dtype=torch.float64)
     radii = SOFT_RADIUS[0] + (SOFT_RADIUS[1] - SOFT_RADIUS[0]) * draws[:, 1]
-    soft = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii)])
+    soft = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii, strict=True)])
     assert torch.equal(got["clean"], soft)
     assert torch.equal(got["degraded"], quantise(apply("blur", soft, gen, kind="motion")))  # same kernels
     assert (got["clean"] - sharp).abs().mean() > 0.005
