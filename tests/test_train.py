@@ -377,6 +377,27 @@ def test_per_adapter_rank_steps_and_params_reach_the_training(tmp_path):
     assert not torch.equal(SingleData(32, "blur", seed=3).batch(4, 0, 2)["degraded"], want)
 
 
+def test_per_adapter_adapter_type_builds_that_type_beside_the_others(tmp_path):
+    from abair.model import build
+    from abair.model.adapters import ConvLoRA, LoRA
+
+    r = recipe("phase2.per_adapter={blur: {steps: 1, rank: 3, adapter_type: conv-lora}}")
+    model = build("tiny", adapters=0)
+    phases.train_adapter(model, "rain", r, tmp_path / "rain", device="cpu", progress=False)
+    phases.train_adapter(model, "blur", r, tmp_path / "blur", device="cpu", progress=False)
+    specs = model.adapter_specs
+    assert (specs["rain"].type, specs["rain"].rank) == ("lora", r["model"]["rank"])
+    assert (specs["blur"].type, specs["blur"].rank) == ("conv-lora", 3)
+    kinds = {name: {type(h.adapters[name]) for h in model.modules() if hasattr(h, "adapters") and name in h.adapters}
+             for name in ("rain", "blur")}
+    assert kinds == {"rain": {LoRA}, "blur": {ConvLoRA}}
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():  # a mixed model blends both kinds (no estimator yet: fixed and summed blends)
+        fixed = {mode: model(x, mode=mode) for mode in ("none", "fixed:rain", "fixed:blur", "sum")}
+    assert not torch.equal(fixed["fixed:blur"], fixed["none"])  # one step moved the conv-lora adapter
+    assert not torch.equal(fixed["sum"], fixed["fixed:rain"]) and not torch.equal(fixed["sum"], fixed["fixed:blur"])
+
+
 def test_per_adapter_settings_are_checked():
     with pytest.raises(UserError, match=r"unknown degradation in phase2\.per_adapter 'blurr' \(did you mean 'blur'\?\)"):
         load_recipe("tiny", ["phase2.per_adapter={blurr: {steps: 2}}"])
@@ -389,6 +410,11 @@ def test_per_adapter_settings_are_checked():
         load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kindd: motion}}}"])
     with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.params: blur: kind must be one of motion, defocus"):
         load_recipe("tiny", ["phase2.per_adapter={blur: {params: {kind: zoom}}}"])
+    with pytest.raises(UserError, match=r"unknown adapter type in phase2\.per_adapter\.blur\.adapter_type 'convlora' "
+                                        r"\(did you mean 'conv-lora'\?\)"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {adapter_type: convlora}}"])
+    with pytest.raises(UserError, match=r"unknown adapter type in model\.adapter_type 'lorra'"):
+        load_recipe("tiny", ["model.adapter_type=lorra"])
 
 
 def test_replacing_an_adapter_retrains_it_exactly_as_phase2_and_keeps_the_estimator(trained, tmp_path):
@@ -466,7 +492,7 @@ def test_recipe_loss_is_checked_and_reaches_phase2(tmp_path):
 
 def test_soft_clean_softens_targets_with_its_own_generator():
     from abair.degradations import apply
-    from abair.train.data import SOFT_RADIUS, CropSampler, batch_generator, quantise
+    from abair.train.data import CropSampler, batch_generator, quantise
 
     plain = SingleData(32, "blur", seed=3, params={"kind": "motion"}).batch(5, 0, 3)
     zero = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=0.0).batch(5, 0, 3)
@@ -475,10 +501,17 @@ def test_soft_clean_softens_targets_with_its_own_generator():
     gen = batch_generator(3, "phase2-blur", 0, 5)
     sharp = CropSampler(None, 32).sample(3, gen)
     draws = torch.rand(3, 2, generator=batch_generator(3, "phase2-blur-soft", 0, 5), dtype=torch.float64)
-    radii = SOFT_RADIUS[0] + (SOFT_RADIUS[1] - SOFT_RADIUS[0]) * draws[:, 1]
+    radii = 0.5 + 1.5 * draws[:, 1]  # default U(0.5, 2) px
     soft = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii, strict=True)])
     assert torch.equal(got["clean"], soft)
     assert torch.equal(got["degraded"], quantise(apply("blur", soft, gen, kind="motion")))  # same kernels
     assert (got["clean"] - sharp).abs().mean() > 0.005
     with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.soft_clean must be in \[0, 1\], got 1\.5"):
         load_recipe("tiny", ["phase2.per_adapter={blur: {soft_clean: 1.5}}"])
+    with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.soft_radius must satisfy 0 < low <= high <= 50 "
+                                        r"\(px\), got \[3\.0, 1\.0\]"):
+        load_recipe("tiny", ["phase2.per_adapter={blur: {soft_radius: [3, 1]}}"])
+    wide = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0, soft_radius=[2.0, 4.0]).batch(5, 0, 3)
+    radii = 2.0 + 2.0 * draws[:, 1]
+    want = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii, strict=True)])
+    assert torch.equal(wide["clean"], want)

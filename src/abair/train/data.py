@@ -19,8 +19,8 @@ Batches (float32 NCHW in [0, 1]; labels int64):
   task degradations over the whole image at the task test sets' settings, or real training pairs).
 - :class:`SingleData`: ``{"degraded", "clean"}`` for one degradation (Phase II), synthetic from
   the pool or crops of real training pairs. With ``soft_clean`` = p > 0, each synthetic sample's
-  clean crop is first, with probability p, softened by a defocus disk of radius U(0.5, 2) px (its
-  own generator, stream ``<stream>-soft``, so p = 0 leaves every batch unchanged): scenes with
+  clean crop is first, with probability p, softened by a defocus disk of radius U(``soft_radius``)
+  px (default U(0.5, 2); its own generator, stream ``<stream>-soft``, so p = 0 leaves every batch unchanged): scenes with
   out-of-focus content, whose softness the restoration must keep.
 - :class:`EstimatorData`: ``{"degraded", "clean", "target" (N, K)}`` with single degradations
   (one-hot target) and, with probability ``mixed_fraction``, two degradations applied in sequence
@@ -181,7 +181,7 @@ class SingleData:
 
     def __init__(self, crop: int, degradation: str, seed: int = 0, pool: Sequence[np.ndarray] | None = None,
                  pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None,
-                 soft_clean: float = 0.0):
+                 soft_clean: float = 0.0, soft_radius: Sequence[float] = (0.5, 2.0)):
         if degradation not in DEGRADATIONS:
             from abair.errors import unknown_name
 
@@ -192,6 +192,7 @@ class SingleData:
         if not 0.0 <= soft_clean <= 1.0:
             raise UserError(f"soft_clean must be a probability in [0, 1], got {soft_clean}")
         self.soft_clean = float(soft_clean)
+        self.soft_radius = check_soft_radius(soft_radius)
         self.real = PairCropSampler(pairs, crop, f"training pairs for '{degradation}'") if pairs else None
         self.crops = None if self.real is not None else CropSampler(pool, crop)
 
@@ -202,21 +203,30 @@ class SingleData:
             return {"degraded": degraded, "clean": clean}
         clean = self.crops.sample(n, gen)
         if self.soft_clean > 0:
-            clean = soften(clean, self.soft_clean, batch_generator(self.seed, f"phase2-{self.degradation}-soft", rank, step))
+            gen_soft = batch_generator(self.seed, f"phase2-{self.degradation}-soft", rank, step)
+            clean = soften(clean, self.soft_clean, gen_soft, self.soft_radius)
         return {"degraded": quantise(apply(self.degradation, clean, gen, **self.params)), "clean": clean}
 
 
-#: defocus radius range (px) of :func:`soften`
-SOFT_RADIUS = (0.5, 2.0)
+def check_soft_radius(radius: Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` in px with 0 < low <= high <= 50; one-line UserError otherwise."""
+    try:
+        low, high = (float(r) for r in radius)
+    except (TypeError, ValueError):
+        raise UserError(f"soft_radius must be two numbers [low, high] in px, got {radius!r}") from None
+    if not 0.0 < low <= high <= 50.0:
+        raise UserError(f"soft_radius must satisfy 0 < low <= high <= 50 (px), got [{low}, {high}]")
+    return low, high
 
 
-def soften(clean: torch.Tensor, probability: float, gen: torch.Generator) -> torch.Tensor:
+def soften(clean: torch.Tensor, probability: float, gen: torch.Generator,
+           radius: Sequence[float] = (0.5, 2.0)) -> torch.Tensor:
     """Each image of ``clean`` (N, 3, H, W, float [0, 1]) blurred, with ``probability``, by a defocus
-    disk of radius U(0.5, 2) px (reflect border); the others returned unchanged. Draws 2 uniforms per
-    image from ``gen`` (whether, radius), whatever the outcome."""
+    disk of radius U(``radius``) px (reflect border); the others returned unchanged. Draws 2 uniforms
+    per image from ``gen`` (whether, radius), whatever the outcome."""
     out = clean.clone()
     draws = torch.rand(len(clean), 2, generator=gen, dtype=torch.float64)
-    low, high = SOFT_RADIUS
+    low, high = radius
     for i, (u, r) in enumerate(draws.tolist()):
         if u < probability:
             out[i] = apply("blur", clean[i], None, kind="defocus", radius=low + (high - low) * r)

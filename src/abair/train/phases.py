@@ -208,7 +208,7 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
     model.add_adapter(_adapter_spec(recipe, name))
     objective = AdapterObjective(model, name, block.get("loss", "l1"))
     data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"],
-                      soft_clean=block.get("soft_clean", 0.0))
+                      soft_clean=block.get("soft_clean", 0.0), soft_radius=block.get("soft_radius", (0.5, 2.0)))
     return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
                  resume=resume, device=device, name=f"phase2:{name}")
 

@@ -36,7 +36,7 @@ SCHEMA: dict[str, Any] = {
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
               "estimator": {"input_size": int, "widths": list, "depth": int}},
     "phase1": {**_OPTIM, "loss": str, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
-    "phase2": {**_OPTIM, "loss": str, "soft_clean": float, "per_adapter": dict},
+    "phase2": {**_OPTIM, "loss": str, "soft_clean": float, "soft_radius": list, "per_adapter": dict},
     "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float},
     "add": {"adapters": list},
 }
@@ -115,6 +115,10 @@ def validate(recipe: dict, where: str = "recipe") -> None:
             recipe.get("add", {}).get("adapters", [])):
         if name not in DEGRADATIONS:
             raise unknown_name("degradation", name, DEGRADATIONS)
+    from abair.model.adapters import ADAPTER_TYPES
+
+    if recipe["model"].get("adapter_type", "lora") not in ADAPTER_TYPES:
+        raise unknown_name("adapter type in model.adapter_type", recipe["model"]["adapter_type"], ADAPTER_TYPES)
     for phase in ("phase1", "phase2", "phase3"):
         block = recipe[phase]
         for key in ("steps", "batch", "lr"):
@@ -128,17 +132,29 @@ def validate(recipe: dict, where: str = "recipe") -> None:
     for name, extra in recipe["phase2"].get("per_adapter", {}).items():
         _check_per_adapter(name, extra, where, DEGRADATIONS)
     _check_losses(recipe, where)
+    if "soft_radius" in recipe["phase2"] or "soft_clean" in recipe["phase2"]:
+        from .data import check_soft_radius
+
+        if not 0.0 <= recipe["phase2"].get("soft_clean", 0.0) <= 1.0:
+            raise UserError(f"{where}: phase2.soft_clean must be in [0, 1], got {recipe['phase2']['soft_clean']}")
+        try:
+            check_soft_radius(recipe["phase2"].get("soft_radius", (0.5, 2.0)))
+        except UserError as exc:
+            raise UserError(f"{where}: phase2.{exc}") from None
     frac = recipe["phase3"].get("mixed_fraction", 0.0)
     if not 0.0 <= frac <= 1.0:
         raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
 
 
 #: keys one adapter may override in ``phase2.per_adapter.<name>``: the optimiser settings, the
-#: adapter's rank, and ``params``: fixed degradation parameters of its training data
-PER_ADAPTER_KEYS = {**_OPTIM, "loss": str, "soft_clean": float, "rank": int, "params": dict}
+#: adapter's rank and type, and ``params``: fixed degradation parameters of its training data
+PER_ADAPTER_KEYS = {**_OPTIM, "loss": str, "soft_clean": float, "soft_radius": list, "rank": int, "adapter_type": str,
+                    "params": dict}
 
 
 def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
+    from abair.model.adapters import ADAPTER_TYPES
+
     if name not in degradations:
         raise unknown_name("degradation in phase2.per_adapter", name, degradations)
     _check_block(extra, PER_ADAPTER_KEYS, where, f"phase2.per_adapter.{name}.")
@@ -146,6 +162,17 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
         raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
     if not 0.0 <= extra.get("soft_clean", 0.0) <= 1.0:
         raise UserError(f"{where}: phase2.per_adapter.{name}.soft_clean must be in [0, 1], got {extra['soft_clean']}")
+    if "soft_radius" in extra:
+        from .data import check_soft_radius
+
+        try:
+            check_soft_radius(extra["soft_radius"])
+        except UserError as exc:
+            raise UserError(f"{where}: phase2.per_adapter.{name}.{exc}") from None
+    if "adapter_type" in extra:
+        if extra["adapter_type"] not in ADAPTER_TYPES:
+            raise unknown_name(f"adapter type in phase2.per_adapter.{name}.adapter_type", extra["adapter_type"],
+                               ADAPTER_TYPES)
     if extra.get("rank", 1) < 1:
         raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
     if extra.get("params"):
@@ -183,13 +210,15 @@ def _check_operator_params(name: str, params: dict, where: str) -> None:
 
 def adapter_recipe(recipe: dict, name: str) -> dict:
     """The recipe as adapter ``name`` is trained with it: ``phase2`` merged with
-    ``phase2.per_adapter.<name>`` (absent: unchanged), and ``model.rank`` from it when it sets one.
+    ``phase2.per_adapter.<name>`` (absent: unchanged), and ``model.rank`` / ``model.adapter_type``
+    from it when it sets them.
     ``phase2.params`` then holds the fixed degradation parameters of the training data (may be empty)."""
     out = copy.deepcopy(recipe)
     block = out["phase2"]
     extra = dict(block.pop("per_adapter", {}).get(name, {}))
-    if "rank" in extra:
-        out["model"]["rank"] = extra.pop("rank")
+    for key in ("rank", "adapter_type"):
+        if key in extra:
+            out["model"][key] = extra.pop(key)
     block["params"] = extra.pop("params", {})
     block.update(extra)
     return out
