@@ -266,6 +266,24 @@ def test_shipped_recipes_load_and_overrides_are_checked():
         load_recipe("tiny", ["phase1.data=mixup"])
 
 
+def test_phase2_in_two_processes_writes_the_same_adapter_files(trained, tmp_path):
+    """--jobs 2: adapters trained in parallel processes, longest first, byte for byte as one at a time."""
+    from safetensors.torch import load_file
+
+    r = recipe("phase2.per_adapter={lowlight: {steps: 4}}")
+    backbone = trained / phases.BACKBONE_FILE
+    one = phases.run_phase2(r, tmp_path / "one", backbone=backbone, device="cpu", progress=False)
+    two = phases.run_phase2(r, tmp_path / "two", backbone=backbone, device="cpu", progress=False, jobs=2)
+    assert list(one) == list(two) == ["noise", "lowlight"]
+    for name in one:
+        a, b = load_file(one[name]), load_file(two[name])
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+        steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "phase2" / name / "log.jsonl").open()]
+        assert steps[-1] == (4 if name == "lowlight" else 3)
+    with pytest.raises(UserError, match=r"--jobs must be >= 1, got 0"):
+        phases.run_phase2(r, tmp_path / "zero", backbone=backbone, device="cpu", progress=False, jobs=0)
+
+
 def test_phase2_without_backbone_is_a_one_line_error(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "bench.cli", "train", "phase2", "--out", str(tmp_path / "x")],

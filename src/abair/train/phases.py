@@ -215,39 +215,64 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
 
 def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None, resume: bool = False,
                device: str | None = None, pairs: Mapping[str, Sequence] | None = None,
-               progress: bool = True) -> dict[str, Path]:
+               progress: bool = True, jobs: int = 1) -> dict[str, Path]:
     """Train one adapter per ``model.adapters`` on the frozen Phase-I backbone, each independently.
 
+    ``jobs`` > 1 (CPU, not under torchrun): train that many adapters at a time, each in its own
+    process (the recipe's ``threads`` each), the longest (most ``steps``) first; since every adapter
+    starts from the backbone file with its own seeds, the files are the same as with ``jobs=1``.
     Returns ``{name: <out>/phase2/<name>/adapter.safetensors}``.
     """
-    from abair.model.checkpoint import load, save_adapter
+    from abair.model.checkpoint import load
 
     out = Path(out)
     backbone = Path(backbone) if backbone else out / BACKBONE_FILE
     if not backbone.is_file():
         raise UserError(f"Phase II needs the Phase-I backbone '{backbone}'; run 'abair-bench train phase1' "
                         "with the same --out first, or pass --checkpoint")
+    if jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
     device = device or default_device()
+    if load(backbone).adapter_names:
+        raise UserError(f"'{backbone}' already has adapters ({', '.join(load(backbone).adapter_names)}); "
+                        "Phase II starts from a Phase-I backbone")
     info = init_distributed(device)
-    files = {}
-    for name in recipe["model"]["adapters"]:
-        final = out / "phase2" / name / "adapter.safetensors"
-        files[name] = final
-        if _check_fresh(final, resume):
-            continue
-        model = load(backbone)
-        if model.adapter_names:
-            raise UserError(f"'{backbone}' already has adapters ({', '.join(model.adapter_names)}); Phase II "
-                            "starts from a Phase-I backbone")
-        started = time.time()
-        result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device,
-                               (pairs or {}).get(name), progress)
-        if info.main:
-            model.to("cpu")
-            save_adapter(model, name, final, extra={"phase": "phase2", "recipe": recipe["name"]})
-            _save_json(final.parent / "summary.json", _summary(result, started))
+    files = {name: out / "phase2" / name / "adapter.safetensors" for name in recipe["model"]["adapters"]}
+    todo = [name for name, final in files.items() if not _check_fresh(final, resume)]
+    tasks = [(recipe, name, out, backbone, resume, device, (pairs or {}).get(name), progress) for name in todo]
+    if jobs > 1 and info.world == 1 and len(tasks) > 1:
+        if torch.device(device).type != "cpu":
+            raise UserError("--jobs > 1 trains adapters in parallel CPU processes; on a GPU use one job")
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        from .recipes import adapter_recipe
+
+        tasks.sort(key=lambda t: -adapter_recipe(recipe, t[1])["phase2"]["steps"])  # longest first
+        tasks = [(*t[:-1], False) for t in tasks]  # interleaved progress bars would be unreadable
+        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_train_one_adapter, tasks):
+                pass
+        return files
+    for task in tasks:
+        _train_one_adapter(task)
         barrier(info)
     return files
+
+
+def _train_one_adapter(task: tuple) -> None:
+    """Phase II for one adapter: the backbone from its file, the adapter trained and saved (rank 0)."""
+    from abair.model.checkpoint import load, save_adapter
+
+    recipe, name, out, backbone, resume, device, pairs, progress = task
+    final = out / "phase2" / name / "adapter.safetensors"
+    model = load(backbone)
+    started = time.time()
+    result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device, pairs, progress)
+    if init_distributed(device).main:
+        model.to("cpu")
+        save_adapter(model, name, final, extra={"phase": "phase2", "recipe": recipe["name"]})
+        _save_json(final.parent / "summary.json", _summary(result, started))
 
 
 # -- Phase III ---------------------------------------------------------------------------------------
@@ -337,10 +362,10 @@ def write_model(model, path: str | Path, recipe: dict, out: str | Path | None = 
 
 
 def run_all(recipe: dict, out: str | Path, resume: bool = False, device: str | None = None,
-            progress: bool = True, meta: dict | None = None) -> Path:
-    """Phase I, II and III in sequence; returns ``<out>/model.safetensors``."""
+            progress: bool = True, meta: dict | None = None, jobs: int = 1) -> Path:
+    """Phase I, II (``jobs`` adapters at a time) and III in sequence; returns ``<out>/model.safetensors``."""
     run_phase1(recipe, out, resume, device, progress=progress)
-    run_phase2(recipe, out, resume=resume, device=device, progress=progress)
+    run_phase2(recipe, out, resume=resume, device=device, progress=progress, jobs=jobs)
     return finish_phase3(recipe, out, resume=resume, device=device, progress=progress, meta=meta)
 
 

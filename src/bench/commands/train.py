@@ -41,6 +41,11 @@ def add_parser(subparsers) -> None:
         p.add_argument("--out", required=True, help="run directory (created)")
         if action in ("phase2", "phase3"):
             p.add_argument("--checkpoint", help="the Phase-I backbone file (default DIR/phase1/backbone.safetensors)")
+        if action in ("phase2", "all"):
+            p.add_argument("--jobs", type=int, default=1,
+                           help="Phase II: train this many adapters at a time in parallel CPU processes, the "
+                           "longest first (the same files as one at a time; e.g. 2 with the tiny recipe's one "
+                           "thread per job on 2 cores)")
         p.set_defaults(func=phase_command)
     adapter = actions.add_parser(
         "adapter", help="add one adapter to a trained model and train it alone (others untouched)",
@@ -143,12 +148,12 @@ def phase_command(args) -> int:
     if action == "phase1":
         result = phases.run_phase1(recipe, out, pairs=pairs, **common)
     elif action == "phase2":
-        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, pairs=pairs, **common)
+        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, pairs=pairs, jobs=args.jobs, **common)
     elif action == "phase3":
         result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, **common)
     else:
         phases.run_phase1(recipe, out, pairs=pairs, **common)
-        phases.run_phase2(recipe, out, pairs=pairs, **common)
+        phases.run_phase2(recipe, out, pairs=pairs, jobs=args.jobs, **common)
         result = phases.finish_phase3(recipe, out, meta=meta, **common)
     if info.main:
         shown = ", ".join(str(p) for p in result.values()) if isinstance(result, dict) else str(result)
