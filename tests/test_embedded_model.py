@@ -58,10 +58,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # (dataset, minimum mean gain of abair-sw over the degraded input in dB, minimum share of tiles improved)
-# measured (results/mini/README.md): derain +4.9, dehaze +4.0, denoise s25 +6.0, deblur +0.13 (24/34
-# tiles), lowlight +7.4
+# measured (results/mini/README.md): derain +5.1, dehaze +4.1, denoise s25 +6.0, deblur +0.31 (29/34
+# tiles; 95% percentile-bootstrap interval of the mean [+0.09, +0.51]), lowlight +7.3
 FIVE_TASKS = [("mini-derain", 3.0, 0.75), ("mini-dehaze", 2.0, 0.75), ("mini-denoise-s25", 4.0, 0.75),
-              ("mini-deblur", 0.08, 0.6), ("mini-lowlight", 5.0, 0.75)]
+              ("mini-deblur", 0.2, 0.75), ("mini-lowlight", 5.0, 0.75)]
+
+
+def bootstrap_low(values: np.ndarray, n: int = 10000, seed: int = 0) -> float:
+    """The 2.5th percentile of the mean over ``n`` resamples of ``values`` with replacement."""
+    rng = np.random.default_rng(seed)
+    return float(np.percentile(values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1), 2.5))
 
 
 @pytest.mark.parametrize(("dataset", "margin", "share"), FIVE_TASKS)
@@ -70,6 +76,8 @@ def test_sw_beats_the_degraded_input_on_each_trained_task(model5, tiles, dataset
     gain = psnr(restore(model5, degraded, "sw"), clean) - psnr(degraded, clean)
     assert gain.mean() > margin, f"{dataset}: mean gain {gain.mean():+.2f} dB"
     assert (gain > 0).mean() >= share, f"{dataset}: {int((gain > 0).sum())}/{len(gain)} tiles improved"
+    # a clear margin: the 95% interval of the mean gain over the tiles lies above zero
+    assert bootstrap_low(gain) > 0, f"{dataset}: 95% interval of the mean gain reaches {bootstrap_low(gain):+.2f} dB"
 
 
 def test_estimator_top1_at_least_90_percent_on_the_five_tasks(model5, tiles):
