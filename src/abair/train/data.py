@@ -20,8 +20,8 @@ Batches (float32 NCHW in [0, 1]; labels int64):
 - :class:`SingleData`: ``{"degraded", "clean"}`` for one degradation (Phase II), synthetic from
   the pool or crops of real training pairs. With ``soft_clean`` = p > 0, each synthetic sample's
   clean crop is first, with probability p, softened by a defocus disk of radius U(``soft_radius``)
-  px (default U(0.5, 2); its own generator, stream ``<stream>-soft``, so p = 0 leaves every batch unchanged): scenes with
-  out-of-focus content, whose softness the restoration must keep.
+  px (default U(0.5, 2); its own generator, stream ``<stream>-soft``, so p = 0 leaves every batch
+  unchanged): scenes with out-of-focus content, whose softness the restoration must keep.
 - :class:`EstimatorData`: ``{"degraded", "clean", "target" (N, K)}`` with single degradations
   (one-hot target) and, with probability ``mixed_fraction``, two degradations applied in sequence
   (target 1/2 + 1/2 for a softmax estimator, multi-hot 1 + 1 for a sigmoid one).
@@ -176,12 +176,16 @@ class Phase1Data:
         return {"degraded": degraded, "clean": clean, "class_map": class_map}
 
 
+#: default defocus radius range (px) of :func:`soften` (recipe key ``soft_radius``)
+DEFAULT_SOFT_RADIUS = (0.5, 2.0)
+
+
 class SingleData:
     """Phase II batches of one degradation: synthetic from the pool, or crops of real ``pairs``."""
 
     def __init__(self, crop: int, degradation: str, seed: int = 0, pool: Sequence[np.ndarray] | None = None,
                  pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None,
-                 soft_clean: float = 0.0, soft_radius: Sequence[float] = (0.5, 2.0)):
+                 soft_clean: float = 0.0, soft_radius: Sequence[float] = DEFAULT_SOFT_RADIUS):
         if degradation not in DEGRADATIONS:
             from abair.errors import unknown_name
 
@@ -220,7 +224,7 @@ def check_soft_radius(radius: Sequence[float]) -> tuple[float, float]:
 
 
 def soften(clean: torch.Tensor, probability: float, gen: torch.Generator,
-           radius: Sequence[float] = (0.5, 2.0)) -> torch.Tensor:
+           radius: Sequence[float] = DEFAULT_SOFT_RADIUS) -> torch.Tensor:
     """Each image of ``clean`` (N, 3, H, W, float [0, 1]) blurred, with ``probability``, by a defocus
     disk of radius U(``radius``) px (reflect border); the others returned unchanged. Draws 2 uniforms
     per image from ``gen`` (whether, radius), whatever the outcome."""

@@ -37,7 +37,7 @@ from torch import nn
 from abair.degradations import seed_from_string
 from abair.errors import UserError
 
-from .data import EstimatorData, Phase1Data, SingleData
+from .data import DEFAULT_SOFT_RADIUS, EstimatorData, Phase1Data, SingleData
 from .loop import LoopConfig, barrier, default_device, init_distributed, train
 from .losses import get_loss, restoration_loss
 
@@ -208,7 +208,7 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
     model.add_adapter(_adapter_spec(recipe, name))
     objective = AdapterObjective(model, name, block.get("loss", "l1"))
     data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"],
-                      soft_clean=block.get("soft_clean", 0.0), soft_radius=block.get("soft_radius", (0.5, 2.0)))
+                      soft_clean=block.get("soft_clean", 0.0), soft_radius=block.get("soft_radius", DEFAULT_SOFT_RADIUS))
     return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
                  resume=resume, device=device, name=f"phase2:{name}")
 
@@ -233,8 +233,9 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
     if jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
     device = device or default_device()
-    if load(backbone).adapter_names:
-        raise UserError(f"'{backbone}' already has adapters ({', '.join(load(backbone).adapter_names)}); "
+    present = load(backbone).adapter_names
+    if present:
+        raise UserError(f"'{backbone}' already has adapters ({', '.join(present)}); "
                         "Phase II starts from a Phase-I backbone")
     info = init_distributed(device)
     files = {name: out / "phase2" / name / "adapter.safetensors" for name in recipe["model"]["adapters"]}

@@ -132,15 +132,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
     for name, extra in recipe["phase2"].get("per_adapter", {}).items():
         _check_per_adapter(name, extra, where, DEGRADATIONS)
     _check_losses(recipe, where)
-    if "soft_radius" in recipe["phase2"] or "soft_clean" in recipe["phase2"]:
-        from .data import check_soft_radius
-
-        if not 0.0 <= recipe["phase2"].get("soft_clean", 0.0) <= 1.0:
-            raise UserError(f"{where}: phase2.soft_clean must be in [0, 1], got {recipe['phase2']['soft_clean']}")
-        try:
-            check_soft_radius(recipe["phase2"].get("soft_radius", (0.5, 2.0)))
-        except UserError as exc:
-            raise UserError(f"{where}: phase2.{exc}") from None
+    _check_soft(recipe["phase2"], where, "phase2.")
     frac = recipe["phase3"].get("mixed_fraction", 0.0)
     if not 0.0 <= frac <= 1.0:
         raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
@@ -160,23 +152,27 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
     _check_block(extra, PER_ADAPTER_KEYS, where, f"phase2.per_adapter.{name}.")
     if extra.get("crop", 64) % 8:
         raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
-    if not 0.0 <= extra.get("soft_clean", 0.0) <= 1.0:
-        raise UserError(f"{where}: phase2.per_adapter.{name}.soft_clean must be in [0, 1], got {extra['soft_clean']}")
-    if "soft_radius" in extra:
-        from .data import check_soft_radius
-
-        try:
-            check_soft_radius(extra["soft_radius"])
-        except UserError as exc:
-            raise UserError(f"{where}: phase2.per_adapter.{name}.{exc}") from None
-    if "adapter_type" in extra:
-        if extra["adapter_type"] not in ADAPTER_TYPES:
-            raise unknown_name(f"adapter type in phase2.per_adapter.{name}.adapter_type", extra["adapter_type"],
-                               ADAPTER_TYPES)
+    _check_soft(extra, where, f"phase2.per_adapter.{name}.")
+    if extra.get("adapter_type", "lora") not in ADAPTER_TYPES:
+        raise unknown_name(f"adapter type in phase2.per_adapter.{name}.adapter_type", extra["adapter_type"],
+                           ADAPTER_TYPES)
     if extra.get("rank", 1) < 1:
         raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
     if extra.get("params"):
         _check_operator_params(name, extra["params"], where)
+
+
+def _check_soft(block: dict, where: str, prefix: str) -> None:
+    """``soft_clean`` in [0, 1] and ``soft_radius`` a valid range, where the block sets them."""
+    from .data import check_soft_radius
+
+    if not 0.0 <= block.get("soft_clean", 0.0) <= 1.0:
+        raise UserError(f"{where}: {prefix}soft_clean must be in [0, 1], got {block['soft_clean']}")
+    if "soft_radius" in block:
+        try:
+            check_soft_radius(block["soft_radius"])
+        except UserError as exc:
+            raise UserError(f"{where}: {prefix}{exc}") from None
 
 
 def _check_losses(recipe: dict, where: str) -> None:
