@@ -40,7 +40,7 @@ def psnr(a, b):
 
 recipe = load_recipe("tiny", [f"phase2.steps={steps}", f"phase2.crop={crop}", f"phase2.lr={lr}", f"phase2.batch={batch}",
                               "phase2.checkpoint_every=100000", f"model.rank={rank}"])
-model = load("src/abair/weights/abair-tiny.safetensors")
+model = load("abair/weights/abair-tiny.safetensors")
 deg, clean = dev_set()
 with torch.no_grad():
     before = psnr(model(deg, mode="fixed:blur"), clean)

@@ -11,7 +11,7 @@ B=.venv/bin/abair-bench
 R=runs/s4
 mkdir -p $R
 variant() {  # NAME SETTINGS
-  $B train adapter --name blur --replace --checkpoint src/abair/weights/abair-tiny.safetensors \
+  $B train adapter --name blur --replace --checkpoint abair/weights/abair-tiny.safetensors \
     --set "phase2.per_adapter={blur: {steps: 1500, crop: 64, rank: 16, params: {kind: motion}, $2}}" \
     --out $R/$1/abair-tiny.safetensors > $R/$1.log 2>&1
 }
@@ -20,7 +20,7 @@ variant soft35-l1 "soft_clean: 0.5, soft_radius: [0.5, 3.5], loss: l1" &
 variant soft35-psnr "soft_clean: 0.5, soft_radius: [0.5, 3.5], loss: psnr" &
 wait
 python=.venv/bin/python
-$python results/training/tiny/dev_eval_blur_sizes.py src/abair/weights/abair-tiny.safetensors \
+$python results/training/tiny/dev_eval_blur_sizes.py abair/weights/abair-tiny.safetensors \
   $R/soft35-l1/abair-tiny.safetensors $R/soft35-psnr/abair-tiny.safetensors > $R/dev_r3.txt  # explore_s4/dev_round1.txt
 # round 2: Conv-LoRA (3x3 conv experts at scales 1 and 2 in the rank-16 bottleneck) for spatial capacity
 # (as run: cl16-l1 started beside the round-1 evaluation, cl16-soft35-psnr when that ended)

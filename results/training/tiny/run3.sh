@@ -6,7 +6,7 @@
 # fixed:<name>), and Phase III / `train estimator` train the estimator on classification alone
 # (phase3.restoration_weight 0: the adapters are never run). `train all --recipe tiny` with the recipe
 # as now shipped gives this schedule in one command; `abair-bench train adapter --name blur --replace
-# --checkpoint src/abair/weights/abair-tiny.safetensors --out M` (added after this run) does steps 1-3
+# --checkpoint abair/weights/abair-tiny.safetensors --out M` (added after this run) does steps 1-3
 # for one model in one command (the same adapter: --replace trains exactly as Phase II, tested).
 set -e
 cd /work/main
@@ -14,7 +14,7 @@ export OMP_NUM_THREADS=1
 B=.venv/bin/abair-bench
 PY=.venv/bin/python
 R=runs/tiny-blur
-W=src/abair/weights
+W=abair/weights
 mkdir -p $R
 date -u +"start %FT%TZ"
 # 1. the Phase-I backbone, from the shipped model (its backbone tensors are Phase I's, byte for byte;

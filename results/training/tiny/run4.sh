@@ -9,7 +9,7 @@
 set -e
 cd "$(dirname "$0")/../../.."
 export OMP_NUM_THREADS=1
-B=.venv/bin/abair-bench PY=.venv/bin/python R=runs/tiny-blur4 W=src/abair/weights
+B=.venv/bin/abair-bench PY=.venv/bin/python R=runs/tiny-blur4 W=abair/weights
 mkdir -p $R && date -u +"start %FT%TZ"
 # 1. the Phase-I backbone, from the shipped model (its backbone tensors are Phase I's, byte for byte; as run, the
 #    same code was inline here)

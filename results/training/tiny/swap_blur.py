@@ -18,7 +18,7 @@ with tempfile.TemporaryDirectory() as tmp:
         save_adapter(load(adapter), "blur", only)
         adapter = str(only)
     for name in ("abair-tiny", "abair-tiny-8"):
-        src = f"src/abair/weights/{name}.safetensors"
+        src = f"abair/weights/{name}.safetensors"
         m = load(src)
         load_adapter(m, adapter, replace=True)
         extra = dict(read_config(src)["extra"])

@@ -1,6 +1,6 @@
 """Training recipes: YAML files shipped in ``abair/recipes/`` (``tiny``, ``small``, ``paper``) or any path.
 
-A recipe is a nested mapping (see ``src/abair/recipes/tiny.yaml`` for the annotated reference)::
+A recipe is a nested mapping (see ``abair/recipes/tiny.yaml`` for the annotated reference)::
 
     name, seed, amp, model: {...}, phase1: {...}, phase2: {...}, phase3: {...}, add: {...}
 

@@ -26,7 +26,7 @@ METHODS.register(
     "identity", "baselines.identity:make", task="any", needs="none",
     summary="returns the degraded input; the floor every table shows",
 )
-# the ABAIR variants (src/bench/abair_methods.py): one checkpoint, six blending modes
+# the ABAIR variants (bench/abair_methods.py): one checkpoint, six blending modes
 for _name, _factory, _summary in (
     ("abair-oh", "make_oh", "ABAIR one-hot: the estimator's arg-max adapter per image"),
     ("abair-sw", "make_sw", "ABAIR soft weights: adapters blended by the estimator's probabilities"),
@@ -52,7 +52,7 @@ PREFIX_METHODS: dict[str, str] = {
     "folder": "baselines.folder:make_from_spec",  # folder:NAME=/path, precomputed outputs
 }
 
-# classical restorers (no weights; see src/baselines/classical and docs/METHODS.md)
+# classical restorers (no weights; see baselines/classical and docs/METHODS.md)
 for _name, _target, _task, _needs, _summary in (
     ("nlm", "nlm:make", "denoise", "none", "non-local means (scikit-image), strength from the estimated sigma"),
     ("bm3d", "bm3d_denoise:make", "denoise", "none (the optional bm3d package)", "BM3D colour denoising (slow)"),
