@@ -74,7 +74,7 @@ def test_resume_after_kill_ends_bit_identical(tmp_path, monkeypatch):
         phases.run_phase1(r, tmp_path / "b", device="cpu", progress=False)
     monkeypatch.setattr(phases, "train", real_train)
     assert not (tmp_path / "b" / phases.BACKBONE_FILE).exists()
-    with pytest.raises(UserError, match="already holds a training state .*pass --resume"):
+    with pytest.raises(UserError, match="already holds a training state .*resume it"):
         phases.run_phase1(r, tmp_path / "b", device="cpu", progress=False)
     phases.run_phase1(r, tmp_path / "b", resume=True, device="cpu", progress=False)
 
@@ -121,10 +121,16 @@ def test_loss_decreases_on_a_fixed_batch_and_log_has_documented_fields(tmp_path)
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").open()]
     assert [r["step"] for r in records] == [5, 10, 15, 20]
     for r in records:
-        assert set(r) == {"phase", "step", "loss", "l1", "ce", "lr", "it_s", "seconds"}
+        assert set(r) == {"phase", "step", "loss", "l1", "ce", "lr", "it_s", "samples_per_s", "data_wait_s",
+                          "synth_s", "step_s", "peak_mem_mb", "seconds"}
         assert r["lr"] == loop.lr_at(r["step"] - 1, cfg)
         assert r["loss"] == pytest.approx(r["l1"] + 0.1 * r["ce"], rel=1e-6)
-        assert r["it_s"] > 0
+        assert r["it_s"] > 0 and r["samples_per_s"] == pytest.approx(4 * r["it_s"], rel=1e-9)
+        assert r["step_s"] > 0 and r["data_wait_s"] >= 0 and r["synth_s"] == 0
+        assert r["data_wait_s"] + r["step_s"] <= 1 / r["it_s"] * 1.01
+        import resource
+
+        assert 0 < r["peak_mem_mb"] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert [r["seconds"] for r in records] == sorted(r["seconds"] for r in records)
     assert records[-1]["loss"] < 0.8 * records[0]["loss"]
 
@@ -387,7 +393,7 @@ def test_per_adapter_rank_steps_and_params_reach_the_training(tmp_path):
     from abair.degradations import apply
     from abair.train.data import CropSampler, batch_generator, quantise
 
-    got = SingleData(32, "blur", seed=3, params={"kind": "defocus", "radius": 2.0}).batch(4, 0, 2)
+    got = SingleData(32, "blur", seed=3, params={"kind": "defocus", "radius": 2.0}, stream="rank").batch(4, 0, 2)
     gen = batch_generator(3, "phase2-blur", 0, 4)
     clean = CropSampler(None, 32).sample(2, gen)
     want = quantise(apply("blur", clean, gen, kind="defocus", radius=2.0))
@@ -515,7 +521,7 @@ def test_soft_clean_softens_targets_with_its_own_generator():
     plain = SingleData(32, "blur", seed=3, params={"kind": "motion"}).batch(5, 0, 3)
     zero = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=0.0).batch(5, 0, 3)
     assert torch.equal(plain["clean"], zero["clean"]) and torch.equal(plain["degraded"], zero["degraded"])
-    got = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0).batch(5, 0, 3)
+    got = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0, stream="rank").batch(5, 0, 3)
     gen = batch_generator(3, "phase2-blur", 0, 5)
     sharp = CropSampler(None, 32).sample(3, gen)
     draws = torch.rand(3, 2, generator=batch_generator(3, "phase2-blur-soft", 0, 5), dtype=torch.float64)
@@ -529,7 +535,8 @@ def test_soft_clean_softens_targets_with_its_own_generator():
     with pytest.raises(UserError, match=r"phase2\.per_adapter\.blur\.soft_radius must satisfy 0 < low <= high <= 50 "
                                         r"\(px\), got \[3\.0, 1\.0\]"):
         load_recipe("tiny", ["phase2.per_adapter={blur: {soft_radius: [3, 1]}}"])
-    wide = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0, soft_radius=[2.0, 4.0]).batch(5, 0, 3)
+    wide = SingleData(32, "blur", seed=3, params={"kind": "motion"}, soft_clean=1.0, soft_radius=[2.0, 4.0],
+                      stream="rank").batch(5, 0, 3)
     radii = 2.0 + 2.0 * draws[:, 1]
     want = torch.stack([apply("blur", c, None, kind="defocus", radius=float(r)) for c, r in zip(sharp, radii, strict=True)])
     assert torch.equal(wide["clean"], want)

@@ -1,30 +1,51 @@
 """On-the-fly training data: random crops of clean images, degraded by the seeded operators.
 
-Every batch is a pure function of ``(seed, stream, rank, step)``: its generator is
-``make_generator(seed_from_string("abair-train", seed, stream, rank, step))``. So resuming at step
-``s`` regenerates exactly the batches an uninterrupted run would have seen, and DDP ranks see
-different data without any shared state.
+**Randomness.** Every batch is a pure function of the recipe seed, the phase's stream name, the
+step and the samples' indices, so a resumed run sees exactly the batches an uninterrupted one
+would, and the worker count never changes a batch. Two streams exist (recipe key ``data.stream``):
 
-Images: the clean pool (uint8 HxWx3, default :func:`abair.data.sample_images.train_pool`, never the
-test pool) is converted once to float32 (3, H, W) in [0, 1]. A sample is a random ``crop x crop``
-window, flipped horizontally and vertically with probability 1/2 each and rotated by a random
-multiple of 90 degrees. Degraded inputs are rounded to 8 bits (``round(255 x) / 255``), as every
-test input is an 8-bit image.
+- ``sample`` (default): sample ``i`` of the *global* batch of step ``s`` has its own generators,
+  ``make_generator(seed_from_string("abair-train", seed, stream, s, i, part))`` with ``part``
+  ``plan`` (which image, crop window, flips, which degradation, real-pair crops) and ``synth``
+  (every draw of the degradation operators; ``soft`` for :func:`soften`). Rank ``r`` of ``w``
+  takes samples ``r*n/w ... (r+1)*n/w - 1``, so the global batch is the same whatever the number
+  of processes, and synthesis can run anywhere (``data.synthesis``: ``workers`` on the CPU in the
+  loader's worker processes, or ``device``: batched on the training device in the main process).
+- ``rank``: one generator per rank and step, ``make_generator(seed_from_string("abair-train", seed,
+  stream, rank, s))``, drawing every crop then every degradation in order: the stream the embedded
+  ``tiny`` weights were trained with (kept so that its recipe reproduces them byte for byte). It
+  only supports synthesis in the workers and gives other batches on another process count.
 
-Batches (float32 NCHW in [0, 1]; labels int64):
+The operators draw their random numbers on the CPU in float64 and compute in the image's dtype on
+its device, so with synthesis on the CPU (workers, or ``device`` = ``cpu``) a batch is
+byte-identical on every run; on a GPU the same device, seed and software give the same batch, and
+its values differ from the CPU's only by float32 rounding.
+
+**Images** come from a source (:mod:`abair.train.sources`; default the embedded train pool, never
+the test pool). A :class:`CropSampler` reads every image's size once (headers only), skips and
+counts images smaller than the crop, and decodes one image per crop. A sample is a random
+``crop x crop`` window, flipped horizontally and vertically with probability 1/2 each and rotated
+by a random multiple of 90 degrees. Degraded inputs are rounded to 8 bits (``round(255 x) / 255``),
+as every test input is an 8-bit image.
+
+**Batches** (float32 NCHW in [0, 1]; labels int64):
 
 - :class:`Phase1Data`: ``{"degraded", "clean", "class_map" (N, H, W)}``; ``data`` is ``cutmix``
   (regions of different degradations, labels ``1 + class index``, 0 = clean pixel), ``synthetic``
   (one degradation over the whole image, broad default severities) or ``task-only`` (one of the
   task degradations over the whole image at the task test sets' settings, or real training pairs).
 - :class:`SingleData`: ``{"degraded", "clean"}`` for one degradation (Phase II), synthetic from
-  the pool or crops of real training pairs. With ``soft_clean`` = p > 0, each synthetic sample's
-  clean crop is first, with probability p, softened by a defocus disk of radius U(``soft_radius``)
-  px (default U(0.5, 2); its own generator, stream ``<stream>-soft``, so p = 0 leaves every batch
+  the clean source or crops of real training pairs. With ``soft_clean`` = p > 0, each synthetic
+  sample's clean crop is first, with probability p, softened by a defocus disk of radius
+  U(``soft_radius``) px (default U(0.5, 2); its own generator, so p = 0 leaves every batch
   unchanged): scenes with out-of-focus content, whose softness the restoration must keep.
 - :class:`EstimatorData`: ``{"degraded", "clean", "target" (N, K)}`` with single degradations
   (one-hot target) and, with probability ``mixed_fraction``, two degradations applied in sequence
   (target 1/2 + 1/2 for a softmax estimator, multi-hot 1 + 1 for a sigmoid one).
+
+Each class offers :meth:`PhaseData.batch` (a finished CPU batch), and for the ``sample`` stream the
+two halves :meth:`PhaseData.load` (worker side: crops and plan, keys starting with ``_`` are plan
+metadata) and :meth:`PhaseData.synthesize` (device side).
 """
 
 from __future__ import annotations
@@ -36,6 +57,11 @@ import torch
 
 from abair.degradations import DEGRADATIONS, apply, make_generator, seed_from_string
 from abair.errors import UserError
+
+from .sources import ArraySource, ImageSource, PairSource
+
+STREAMS = ("sample", "rank")
+SYNTHESIS = ("workers", "device")
 
 #: Phase I ``task-only`` without real pairs: the settings of the task test sets (mini suite and
 #: the paper's five/eight tasks); a list means "one value drawn uniformly per image".
@@ -52,8 +78,13 @@ TASK_PARAMS: dict[str, dict] = {
 
 
 def batch_generator(seed: int, stream: str, rank: int, step: int) -> torch.Generator:
-    """The CPU generator of one batch (see the module docstring)."""
+    """The CPU generator of one rank's batch in the ``rank`` stream (see the module docstring)."""
     return make_generator(seed_from_string("abair-train", seed, stream, rank, step))
+
+
+def sample_generator(seed: int, stream: str, step: int, index: int, part: str) -> torch.Generator:
+    """The CPU generator of one sample's ``part`` (``plan``/``synth``/``soft``) in the ``sample`` stream."""
+    return make_generator(seed_from_string("abair-train", seed, stream, step, index, part))
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:
@@ -76,60 +107,113 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rot90(x, k, dims=(-2, -1)) if k else x
 
 
+def _window(image: np.ndarray, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """A random ``crop`` window of uint8 (..., H, W, 3) as float32 (..., 3, crop, crop) in [0, 1]."""
+    h, w = image.shape[-3:-1]
+    top, left = _draw(gen, h - crop + 1), _draw(gen, w - crop + 1)
+    window = np.ascontiguousarray(np.moveaxis(image[..., top: top + crop, left: left + crop, :], -1, -3))
+    return torch.from_numpy(window).to(torch.float32) / 255.0
+
+
+def as_source(pool) -> ImageSource:
+    """``pool`` as an :class:`ImageSource`: a source as is, arrays wrapped, None -> the train pool."""
+    if isinstance(pool, ImageSource):
+        return pool
+    if pool is None:
+        from abair.data.sample_images import TRAIN_POOL, train_pool
+
+        return ArraySource(train_pool(), [f"embedded train pool '{n}'" for n in TRAIN_POOL])
+    return ArraySource(list(pool))
+
+
+def as_pairs(pairs) -> PairSource:
+    """``pairs`` as a :class:`PairSource` (a source as is, a sequence of (degraded, clean) arrays wrapped)."""
+    return pairs if isinstance(pairs, PairSource) else PairSource.from_arrays(list(pairs))
+
+
+class _Eligible:
+    """The images of a source that are at least ``crop`` px on both sides (headers read once).
+
+    ``skipped`` counts images too small for the crop; ``unreadable`` lists images whose header or
+    pixels could not be read (only with ``skip_bad``; otherwise the first one is a UserError)."""
+
+    def __init__(self, source, crop: int, skip_bad: bool, what: str):
+        self.source, self.crop, self.skip_bad = source, int(crop), bool(skip_bad)
+        self.indices: list[int] = []
+        self.skipped = 0
+        self.unreadable: list[str] = []
+        for i in range(len(source)):
+            try:
+                h, w = source.size(i)
+            except UserError:
+                if not skip_bad:
+                    raise
+                self.unreadable.append(source.name(i))
+                continue
+            if min(h, w) >= self.crop:
+                self.indices.append(i)
+            else:
+                self.skipped += 1
+        if not self.indices:
+            extra = f" ({len(self.unreadable)} unreadable)" if self.unreadable else ""
+            raise UserError(f"{what}: none of its {len(source)} images is at least {self.crop}x{self.crop}"
+                            f"{extra}; lower the crop size or add larger images")
+
+    def read(self, gen: torch.Generator):
+        """Draw an image index and read it; with ``skip_bad`` an undecodable image is noted and another
+        one drawn (from the same generator, so the outcome is still a function of the seed)."""
+        while True:
+            index = self.indices[_draw(gen, len(self.indices))]
+            try:
+                return self.source.read(index)
+            except UserError:
+                if not self.skip_bad:
+                    raise
+                name = self.source.name(index)
+                if name not in self.unreadable:
+                    self.unreadable.append(name)
+                if len(self.unreadable) >= len(self.indices):
+                    raise UserError("every training image drawn so far was unreadable") from None
+
+    def summary(self) -> dict:
+        return {"images": len(self.source), "used": len(self.indices), "too_small": self.skipped,
+                "unreadable": len(self.unreadable)}
+
+
 class CropSampler:
-    """Random augmented crops from clean uint8 HxWx3 images (converted once to float32 [0, 1])."""
+    """Random augmented crops of a clean image source (decoded one image per crop).
 
-    def __init__(self, pool: Sequence[np.ndarray] | None, crop: int):
-        from abair.imageops import uint8_to_tensor
+    ``pool``: an :class:`~abair.train.sources.ImageSource`, uint8 HxWx3 arrays, or None for the
+    embedded train pool. ``skip_bad``: skip unreadable images (counted) instead of failing."""
 
-        if pool is None:
-            from abair.data.sample_images import train_pool
-
-            pool = train_pool()
+    def __init__(self, pool, crop: int, skip_bad: bool = False, what: str = "the clean training images"):
         self.crop = int(crop)
-        self.images = [uint8_to_tensor(np.asarray(im)) for im in pool]
-        self.images = [im for im in self.images if min(im.shape[-2:]) >= self.crop]
-        if not self.images:
-            raise UserError(f"no training image is at least {self.crop}x{self.crop}; lower the crop size")
+        self.images = _Eligible(as_source(pool), self.crop, skip_bad, what)
+
+    def one(self, gen: torch.Generator) -> torch.Tensor:
+        """(3, crop, crop) float32 in [0, 1]: draws image, top, left, then the augmentation."""
+        return _augment(_window(self.images.read(gen), self.crop, gen), gen)
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n, 3, crop, crop) float32 in [0, 1]."""
-        out = []
-        for _ in range(n):
-            im = self.images[_draw(gen, len(self.images))]
-            h, w = im.shape[-2:]
-            top, left = _draw(gen, h - self.crop + 1), _draw(gen, w - self.crop + 1)
-            out.append(_augment(im[:, top: top + self.crop, left: left + self.crop], gen))
-        return torch.stack(out).contiguous()
+        return torch.stack([self.one(gen) for _ in range(n)]).contiguous()
 
 
 class PairCropSampler:
-    """Aligned random crops of real (degraded, clean) uint8 HxWx3 pairs (a training set)."""
+    """Aligned random crops of real (degraded, clean) pairs: a :class:`PairSource` or uint8 arrays."""
 
-    def __init__(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]], crop: int, what: str = "training set"):
-        from abair.imageops import uint8_to_tensor
-
+    def __init__(self, pairs, crop: int, what: str = "training set", skip_bad: bool = False):
         self.crop = int(crop)
-        self.pairs = []
-        for degraded, clean in pairs:
-            if degraded.shape != clean.shape:
-                raise UserError(f"{what}: a degraded image of shape {degraded.shape} has a clean image of "
-                                f"shape {clean.shape}; pairs must be aligned")
-            if min(clean.shape[:2]) >= self.crop:
-                self.pairs.append((uint8_to_tensor(degraded), uint8_to_tensor(clean)))
-        if not self.pairs:
-            raise UserError(f"{what}: no pair is at least {self.crop}x{self.crop}; lower the crop size")
+        self.pairs = _Eligible(as_pairs(pairs), self.crop, skip_bad, what)
+
+    def one(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        degraded, clean = self.pairs.read(gen)
+        both = _augment(_window(np.stack([degraded, clean]), self.crop, gen), gen)
+        return both[0], both[1]
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        deg, cln = [], []
-        for _ in range(n):
-            d, c = self.pairs[_draw(gen, len(self.pairs))]
-            h, w = c.shape[-2:]
-            top, left = _draw(gen, h - self.crop + 1), _draw(gen, w - self.crop + 1)
-            both = _augment(torch.stack([d, c])[:, :, top: top + self.crop, left: left + self.crop], gen)
-            deg.append(both[0])
-            cln.append(both[1])
-        return torch.stack(deg).contiguous(), torch.stack(cln).contiguous()
+        got = [self.one(gen) for _ in range(n)]
+        return torch.stack([d for d, _ in got]).contiguous(), torch.stack([c for _, c in got]).contiguous()
 
 
 def _task_params(name: str, gen: torch.Generator) -> dict:
@@ -139,23 +223,115 @@ def _task_params(name: str, gen: torch.Generator) -> dict:
     return params
 
 
-class Phase1Data:
-    """Phase I batches (see the module docstring). ``pairs``: optional real training pairs per
-    degradation, used by ``task-only``."""
+class PhaseData:
+    """Common machinery of the phase data classes (see the module docstring).
+
+    Subclasses set ``self.seed``, ``self.stream`` (the stream name, e.g. ``phase1-cutmix``) and
+    ``self.order`` (``sample`` or ``rank``), and implement :meth:`plan` and :meth:`synth` (one sample)
+    and :meth:`rank_batch` (the ``rank`` stream)."""
+
+    seed: int
+    stream: str
+    order: str = "sample"
+
+    def _check_order(self, order: str) -> str:
+        if order not in STREAMS:
+            from abair.errors import unknown_name
+
+            raise unknown_name("data stream", order, STREAMS)
+        return order
+
+    def indices(self, rank: int, n: int) -> range:
+        """The global sample indices of rank ``rank``'s ``n`` samples."""
+        return range(rank * n, rank * n + n)
+
+    def load(self, step: int, rank: int, n: int, synthesize: bool = True) -> dict[str, torch.Tensor]:
+        """Worker side: the crops (and plan metadata) of rank ``rank``'s ``n`` samples at ``step``,
+        synthesised too when ``synthesize``."""
+        if self.order == "rank":
+            if not synthesize:
+                raise UserError("synthesis on the training device needs the per-sample data stream "
+                                "(data.stream: sample)")
+            return self.rank_batch(step, rank, n)
+        plans = [self.plan(sample_generator(self.seed, self.stream, step, i, "plan"), i)
+                 for i in self.indices(rank, n)]
+        batch = {key: torch.stack([p[key] for p in plans]).contiguous() for key in plans[0]}
+        return self.synthesize(batch, step, rank, n) if synthesize else batch
+
+    def synthesize(self, batch: dict[str, torch.Tensor], step: int, rank: int, n: int) -> dict[str, torch.Tensor]:
+        """Device side: degrade a loaded batch where its tensors are; drops the plan metadata."""
+        out = [self.synth({k: v[j] for k, v in batch.items()},
+                          sample_generator(self.seed, self.stream, step, i, "synth"), step, i)
+               for j, i in enumerate(self.indices(rank, n))]
+        return {key: torch.stack([o[key] for o in out]).contiguous() for key in out[0]}
+
+    def batch(self, step: int, rank: int, n: int) -> dict[str, torch.Tensor]:
+        """Rank ``rank``'s finished batch of ``n`` samples at ``step`` (CPU)."""
+        return self.load(step, rank, n, synthesize=True)
+
+    def plan(self, gen: torch.Generator, index: int) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def synth(self, sample: dict, gen: torch.Generator, step: int, index: int) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    def rank_batch(self, step: int, rank: int, n: int) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def sources(self) -> dict:
+        """What the data is drawn from (counts of images used / skipped), for logs and the run card."""
+        return {}
+
+
+class Phase1Data(PhaseData):
+    """Phase I batches (see the module docstring). ``pool``: the clean source; ``pairs``: optional
+    real training pairs per degradation (sources or arrays), used by ``task-only``."""
 
     def __init__(self, crop: int, degradations: Sequence[str], data: str = "cutmix", seed: int = 0,
-                 pool: Sequence[np.ndarray] | None = None,
-                 pairs: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]] | None = None):
+                 pool=None, pairs: Mapping[str, object] | None = None, stream: str = "sample",
+                 skip_bad: bool = False):
         self.degradations = tuple(degradations)
         self.data = data
         self.seed = seed
-        self.crops = CropSampler(pool, crop)
-        self.real = {k: PairCropSampler(v, crop, f"training pairs for '{k}'") for k, v in (pairs or {}).items()}
+        self.stream = f"phase1-{data}"
+        self.order = self._check_order(stream)
+        self.crops = CropSampler(pool, crop, skip_bad)
+        self.real = {k: PairCropSampler(v, crop, f"training pairs for '{k}'", skip_bad)
+                     for k, v in (pairs or {}).items()}
 
-    def batch(self, step: int, rank: int, n: int) -> dict[str, torch.Tensor]:
+    def sources(self) -> dict:
+        return {"clean": self.crops.images.summary(), **{k: v.pairs.summary() for k, v in self.real.items()}}
+
+    def plan(self, gen, index):
+        if self.data == "cutmix":
+            return {"clean": self.crops.one(gen)}
+        name = self.degradations[_draw(gen, len(self.degradations))]
+        label = torch.tensor(DEGRADATIONS.index(name) + 1)
+        if self.data == "task-only" and name in self.real:
+            degraded, clean = self.real[name].one(gen)
+            return {"clean": clean, "degraded": degraded, "_label": label, "_real": torch.tensor(True)}
+        clean = self.crops.one(gen)
+        return {"clean": clean, "degraded": clean, "_label": label, "_real": torch.tensor(False)}
+
+    def synth(self, sample, gen, step, index):
         from abair.degradations.cutmix import cutmix
 
-        gen = batch_generator(self.seed, f"phase1-{self.data}", rank, step)
+        clean = sample["clean"]
+        if self.data == "cutmix":
+            degraded, class_map = cutmix(clean, gen, degradations=self.degradations)
+            return {"degraded": quantise(degraded), "clean": clean, "class_map": class_map}
+        label = int(sample["_label"])
+        class_map = torch.full(clean.shape[-2:], label, dtype=torch.int64, device=clean.device)
+        if bool(sample["_real"]):
+            return {"degraded": sample["degraded"], "clean": clean, "class_map": class_map}
+        name = DEGRADATIONS[label - 1]
+        params = _task_params(name, gen) if self.data == "task-only" else {}
+        return {"degraded": quantise(apply(name, clean, gen, **params)), "clean": clean, "class_map": class_map}
+
+    def rank_batch(self, step, rank, n):
+        from abair.degradations.cutmix import cutmix
+
+        gen = batch_generator(self.seed, self.stream, rank, step)
         clean = self.crops.sample(n, gen)
         if self.data == "cutmix":
             degraded, class_map = cutmix(clean, gen, degradations=self.degradations)
@@ -180,34 +356,57 @@ class Phase1Data:
 DEFAULT_SOFT_RADIUS = (0.5, 2.0)
 
 
-class SingleData:
-    """Phase II batches of one degradation: synthetic from the pool, or crops of real ``pairs``."""
+class SingleData(PhaseData):
+    """Phase II batches of one degradation: synthetic from the clean ``pool``, or crops of real ``pairs``."""
 
-    def __init__(self, crop: int, degradation: str, seed: int = 0, pool: Sequence[np.ndarray] | None = None,
-                 pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, params: Mapping | None = None,
-                 soft_clean: float = 0.0, soft_radius: Sequence[float] = DEFAULT_SOFT_RADIUS):
+    def __init__(self, crop: int, degradation: str, seed: int = 0, pool=None, pairs=None,
+                 params: Mapping | None = None, soft_clean: float = 0.0,
+                 soft_radius: Sequence[float] = DEFAULT_SOFT_RADIUS, stream: str = "sample",
+                 skip_bad: bool = False):
         if degradation not in DEGRADATIONS:
             from abair.errors import unknown_name
 
             raise unknown_name("degradation", degradation, DEGRADATIONS)
         self.degradation = degradation
         self.seed = seed
+        self.stream = f"phase2-{degradation}"
+        self.order = self._check_order(stream)
         self.params = dict(params or {})  # fixed operator parameters (e.g. {"kind": "motion"}); others drawn
         if not 0.0 <= soft_clean <= 1.0:
             raise UserError(f"soft_clean must be a probability in [0, 1], got {soft_clean}")
         self.soft_clean = float(soft_clean)
         self.soft_radius = check_soft_radius(soft_radius)
-        self.real = PairCropSampler(pairs, crop, f"training pairs for '{degradation}'") if pairs else None
-        self.crops = None if self.real is not None else CropSampler(pool, crop)
+        has_pairs = pairs is not None and len(pairs) > 0
+        self.real = (PairCropSampler(pairs, crop, f"training pairs for '{degradation}'", skip_bad)
+                     if has_pairs else None)
+        self.crops = None if self.real is not None else CropSampler(pool, crop, skip_bad)
 
-    def batch(self, step: int, rank: int, n: int) -> dict[str, torch.Tensor]:
-        gen = batch_generator(self.seed, f"phase2-{self.degradation}", rank, step)
+    def sources(self) -> dict:
+        return {"pairs": self.real.pairs.summary()} if self.real else {"clean": self.crops.images.summary()}
+
+    def plan(self, gen, index):
+        if self.real is not None:
+            degraded, clean = self.real.one(gen)
+            return {"degraded": degraded, "clean": clean}
+        return {"clean": self.crops.one(gen)}
+
+    def synth(self, sample, gen, step, index):
+        if self.real is not None:
+            return sample
+        clean = sample["clean"]
+        if self.soft_clean > 0:
+            soft = sample_generator(self.seed, self.stream, step, index, "soft")
+            clean = soften(clean[None], self.soft_clean, soft, self.soft_radius)[0]
+        return {"degraded": quantise(apply(self.degradation, clean, gen, **self.params)), "clean": clean}
+
+    def rank_batch(self, step, rank, n):
+        gen = batch_generator(self.seed, self.stream, rank, step)
         if self.real is not None:
             degraded, clean = self.real.sample(n, gen)
             return {"degraded": degraded, "clean": clean}
         clean = self.crops.sample(n, gen)
         if self.soft_clean > 0:
-            gen_soft = batch_generator(self.seed, f"phase2-{self.degradation}-soft", rank, step)
+            gen_soft = batch_generator(self.seed, f"{self.stream}-soft", rank, step)
             clean = soften(clean, self.soft_clean, gen_soft, self.soft_radius)
         return {"degraded": quantise(apply(self.degradation, clean, gen, **self.params)), "clean": clean}
 
@@ -237,14 +436,15 @@ def soften(clean: torch.Tensor, probability: float, gen: torch.Generator,
     return out
 
 
-class EstimatorData:
+class EstimatorData(PhaseData):
     """Phase III batches: single and mixed degradations with their targets over ``classes``.
 
     ``activation`` ``softmax``: targets sum to 1 (two classes get 1/2 each); ``sigmoid``: multi-hot.
     """
 
     def __init__(self, crop: int, classes: Sequence[str], mixed_fraction: float = 0.25,
-                 activation: str = "softmax", seed: int = 0, pool: Sequence[np.ndarray] | None = None):
+                 activation: str = "softmax", seed: int = 0, pool=None, stream: str = "sample",
+                 skip_bad: bool = False):
         for name in classes:
             if name not in DEGRADATIONS:
                 raise UserError(f"the estimator can only be trained for adapters named after a degradation "
@@ -253,20 +453,36 @@ class EstimatorData:
         self.mixed_fraction = float(mixed_fraction) if len(self.classes) > 1 else 0.0
         self.activation = activation
         self.seed = seed
-        self.crops = CropSampler(pool, crop)
+        self.stream = "phase3"
+        self.order = self._check_order(stream)
+        self.crops = CropSampler(pool, crop, skip_bad)
 
-    def batch(self, step: int, rank: int, n: int) -> dict[str, torch.Tensor]:
-        gen = batch_generator(self.seed, "phase3", rank, step)
+    def sources(self) -> dict:
+        return {"clean": self.crops.images.summary()}
+
+    def plan(self, gen, index):
+        return {"clean": self.crops.one(gen)}
+
+    def synth(self, sample, gen, step, index):
+        degraded, target = self._degrade(sample["clean"], gen)
+        return {"degraded": degraded, "clean": sample["clean"], "target": target.to(degraded.device)}
+
+    def _degrade(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        k = len(self.classes)
+        target = torch.zeros(k)
+        mixed = float(torch.rand(1, generator=gen).item()) < self.mixed_fraction
+        chosen = torch.randperm(k, generator=gen)[: 2 if mixed else 1].tolist()
+        x = clean
+        for j in chosen:
+            x = apply(self.classes[j], x, gen)
+        target[chosen] = 1.0 / len(chosen) if self.activation == "softmax" else 1.0
+        return quantise(x), target
+
+    def rank_batch(self, step, rank, n):
+        gen = batch_generator(self.seed, self.stream, rank, step)
         clean = self.crops.sample(n, gen)
         degraded = torch.empty_like(clean)
         target = torch.zeros(n, len(self.classes))
-        k = len(self.classes)
         for i in range(n):
-            mixed = float(torch.rand(1, generator=gen).item()) < self.mixed_fraction
-            chosen = torch.randperm(k, generator=gen)[: 2 if mixed else 1].tolist()
-            x = clean[i]
-            for j in chosen:
-                x = apply(self.classes[j], x, gen)
-            degraded[i] = quantise(x)
-            target[i, chosen] = 1.0 / len(chosen) if self.activation == "softmax" else 1.0
+            degraded[i], target[i] = self._degrade(clean[i], gen)
         return {"degraded": degraded, "clean": clean, "target": target}

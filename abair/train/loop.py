@@ -10,7 +10,7 @@ on batches ``data.batch(step, rank, n)`` (see :mod:`abair.train.data`):
 - gradient clipping to a global L2 norm ``grad_clip`` (0 turns it off);
 - AMP on CUDA only: bf16 autocast (no scaler) or fp16 autocast with a ``GradScaler``; fp32 on CPU;
 - DDP when launched by ``torchrun`` (``WORLD_SIZE`` > 1): gloo on CPU, NCCL on CUDA; ``batch`` is
-  the global batch, split evenly over the ranks; rank ``r`` draws its own batches (seeded by rank);
+  the global batch, split evenly over the ranks (an uneven split is an error);
 - a checkpoint every ``checkpoint_every`` steps and at the end, written atomically (a temporary
   directory renamed into ``workdir/state/step-XXXXXXXX``; the two newest are kept): the objective's
   tensors (``model.safetensors``), the optimiser's tensors (``optim.safetensors``) and, in
@@ -18,11 +18,22 @@ on batches ``data.batch(step, rank, n)`` (see :mod:`abair.train.data`):
   the log accumulators and the RNG states (torch, CUDA, NumPy, Python) of every rank. No pickle.
   ``resume=True`` restarts from the newest complete one and ends bit-identical to an uninterrupted
   run on CPU (the data of step ``s`` depends only on ``(seed, rank, s)``);
-- a tqdm progress bar and a JSONL log ``workdir/log.jsonl``: one record every ``log_every`` steps
-  with ``step``, ``loss`` and each loss part (means over the steps since the previous record, on
-  rank 0), ``lr``, ``it_s`` (steps per second since the previous record) and ``seconds``
-  (cumulative training wall time, resumed runs included). On resume, records after the
-  checkpoint's step are dropped first so the log reads as one uninterrupted run.
+- batches from :mod:`abair.train.loader` (``workers`` loader processes, pinned memory, prefetch;
+  synthesis in the workers or on the training device), the same batches whatever the worker count;
+- ``channels_last`` and ``compile`` (``torch.compile``) when the recipe asks for them;
+- a tqdm progress bar (loss, lr, samples/s and the share of time spent waiting for data) and a JSONL
+  log ``workdir/log.jsonl``: one record every ``log_every`` steps with ``step``, ``loss`` and each
+  loss part (means over the steps since the previous record, on rank 0), ``lr``, ``it_s`` (steps
+  per second since the previous record), ``samples_per_s`` (global samples per second),
+  ``data_wait_s`` (mean seconds per step spent waiting for the loader), ``synth_s`` (mean seconds
+  per step of synthesis on the device), ``step_s`` (mean seconds per step of forward, backward and
+  update), ``peak_mem_mb`` (peak CUDA memory allocated, or the process's peak RSS on the CPU, MiB)
+  and ``seconds`` (cumulative training wall time, resumed runs included). On resume, records after
+  the checkpoint's step are dropped first so the log reads as one uninterrupted run.
+
+A checkpoint resumes on another number of processes: the model and optimiser tensors are global,
+and with the per-sample data stream (:mod:`abair.train.data`) the global batch of a step does not
+depend on the process count (the per-rank batch is the global batch divided by the world size).
 """
 
 from __future__ import annotations
@@ -51,7 +62,12 @@ KEEP = 2
 
 @dataclass
 class LoopConfig:
-    """Optimisation settings of one phase (a recipe's phase block plus the recipe's seed/amp)."""
+    """Settings of one phase: its recipe block's optimiser settings, the recipe's seed/amp/threads and
+    speed switches, and the data pipeline's (``data.workers``, ``data.synthesis``, ``data.prefetch``).
+
+    ``workers`` None: :func:`abair.train.loader.default_workers`. ``channels_last``: model and image
+    batches in NHWC memory order; ``compile``: ``torch.compile`` the objective (both off by default:
+    they change float rounding, never the data)."""
 
     steps: int
     batch: int
@@ -67,14 +83,22 @@ class LoopConfig:
     seed: int = 0
     betas: tuple[float, float] = (0.9, 0.999)
     progress: bool = True
+    workers: int | None = None
+    synthesis: str = "workers"
+    prefetch: int = 2
+    channels_last: bool = False
+    compile: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: dict, phase: str, progress: bool = True) -> LoopConfig:
-        block = recipe[phase]
+        block, data = recipe[phase], recipe.get("data", {})
         keys = ("steps", "batch", "lr", "min_lr", "weight_decay", "warmup", "grad_clip", "checkpoint_every",
                 "log_every")
         return cls(**{k: block[k] for k in keys if k in block}, amp=recipe.get("amp", "auto"),
-                   threads=int(recipe.get("threads", 0)), seed=int(recipe.get("seed", 0)), progress=progress)
+                   threads=int(recipe.get("threads", 0)), seed=int(recipe.get("seed", 0)), progress=progress,
+                   workers=data.get("workers"), synthesis=data.get("synthesis", "workers"),
+                   prefetch=int(data.get("prefetch", 2)), channels_last=bool(recipe.get("channels_last", False)),
+                   compile=bool(recipe.get("compile", False)))
 
 
 def lr_at(step: int, cfg: LoopConfig) -> float:
@@ -267,10 +291,164 @@ def _truncate_log(path: Path, step: int) -> None:
     path.write_text("".join(k + "\n" for k in kept))
 
 
+def _peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process so far: CUDA allocator peak on a GPU, resident set (RSS) on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+@dataclass
+class _Meter:
+    """Loss sums and timings since the last log record (the loss sums also survive a resume)."""
+
+    acc: dict
+    t_log: float = 0.0
+    steps: int = 0
+    wait: float = 0.0
+    synth: float = 0.0
+    compute: float = 0.0
+
+    def add(self, loss: torch.Tensor, parts: dict, wait: float, synth: float, compute: float) -> None:
+        self.acc["n"] += 1
+        for key, value in {"loss": loss, **parts}.items():
+            self.acc["sums"][key] = self.acc["sums"].get(key, 0.0) + float(value.detach())
+        self.steps += 1
+        self.wait, self.synth, self.compute = self.wait + wait, self.synth + synth, self.compute + compute
+
+    def record(self, name: str, done: int, lr: float, seconds: float, batch: int, device: torch.device) -> dict:
+        """The log record of the steps since the previous one (see the module docstring); resets."""
+        now = time.perf_counter()
+        elapsed, n = max(now - self.t_log, 1e-9), max(self.steps, 1)
+        record = {"phase": name, "step": done}
+        record.update({k: v / self.acc["n"] for k, v in self.acc["sums"].items()})
+        record.update(lr=lr, it_s=self.steps / elapsed, samples_per_s=self.steps * batch / elapsed,
+                      data_wait_s=self.wait / n, synth_s=self.synth / n, step_s=self.compute / n,
+                      peak_mem_mb=round(_peak_memory_mb(device), 1), seconds=round(seconds, 3))
+        self.acc = {"n": 0, "sums": {}}
+        self.t_log, self.steps, self.wait, self.synth, self.compute = now, 0, 0.0, 0.0, 0.0
+        return record
+
+
+@dataclass
+class _Run:
+    """What one call of :func:`train` works with, once set up."""
+
+    objective: nn.Module
+    module: nn.Module
+    params: list
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    amp_dtype: torch.dtype | None
+    info: DistInfo
+    device: torch.device
+    per_rank: int
+    start: int
+    seconds: float
+    acc: dict
+
+
+def _setup(objective: nn.Module, cfg: LoopConfig, workdir: Path, resume: bool, device: torch.device,
+           name: str) -> _Run:
+    """Threads, process group, optimiser, AMP, the resumed state, the log and the DDP/compiled module."""
+    if device.type == "cpu" and cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    info = init_distributed(device)
+    if cfg.batch % info.world:
+        raise UserError(f"{name}: the global batch {cfg.batch} does not split over {info.world} processes; "
+                        "use a multiple of the process count")
+    objective.to(device)
+    if cfg.channels_last:
+        objective.to(memory_format=torch.channels_last)
+    params = [p for p in objective.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{name}: nothing to train (no parameter requires a gradient)")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    amp_dtype = _amp(cfg, device)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    start, seconds, acc = 0, 0.0, {"n": 0, "sums": {}}
+    latest = latest_state(workdir)
+    if latest is not None and not resume:
+        raise UserError(f"'{workdir}' already holds a training state ({latest.name}); resume it or choose "
+                        "another output directory")
+    if latest is not None:
+        state = load_state(latest, objective, optimizer, scaler, device)
+        start, seconds, acc = int(state["step"]), float(state["seconds"]), state["log_acc"]
+        rngs = state.get("rng", [])
+        if info.rank < len(rngs):
+            set_rng_state(rngs[info.rank])
+    if info.main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        _truncate_log(workdir / LOG_FILE, start)
+    barrier(info)
+    module: nn.Module = objective
+    if info.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        module = DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None)
+    if cfg.compile:
+        module = torch.compile(module)
+    module.train()
+    return _Run(objective, module, params, optimizer, scaler, amp_dtype, info, device, cfg.batch // info.world,
+                start, seconds, acc)
+
+
+def _update(run: _Run, batch: dict, lr: float, cfg: LoopConfig, name: str, step: int):
+    """One optimiser step on ``batch``; returns ``(loss, parts)``."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        loss, parts = run.module(batch)
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.optimizer)
+    else:
+        loss.backward()
+    if cfg.grad_clip and cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
+    if run.scaler is not None:
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        run.optimizer.step()
+    if not torch.isfinite(loss):
+        raise UserError(f"{name}: the loss became {loss.item()} at step {step + 1}; lower the learning "
+                        "rate or turn AMP off (recipe key amp: off)")
+    return loss, parts
+
+
+def _checkpoint(run: _Run, workdir: Path, done: int, seconds: float, acc: dict, name: str) -> None:
+    rngs = [rng_state()]
+    if run.info.world > 1:
+        import torch.distributed as dist
+
+        rngs = [None] * run.info.world
+        dist.all_gather_object(rngs, rng_state())
+    if run.info.main:
+        save_state(workdir, done, run.objective, run.optimizer, run.scaler,
+                   {"seconds": seconds, "log_acc": acc, "rng": rngs, "name": name, "world": run.info.world})
+    barrier(run.info)
+
+
+def _sources_line(name: str, data) -> str | None:
+    """One line on what the data is drawn from (images used, too small, unreadable), if it says."""
+    summary = data.sources() if hasattr(data, "sources") else {}
+    parts = []
+    for what, s in summary.items():
+        extra = "".join(f", {s[k]} {label}" for k, label in (("too_small", "smaller than the crop, skipped"),
+                                                            ("unreadable", "unreadable, skipped")) if s.get(k))
+        parts.append(f"{what}: {s['used']} of {s['images']} images{extra}")
+    return f"{name}: {'; '.join(parts)}" if parts else None
+
+
 def train(objective: nn.Module, data, cfg: LoopConfig, workdir: str | Path, resume: bool = False,
           device: str | torch.device = "cpu", name: str = "train",
           on_checkpoint: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run the loop (see the module docstring); returns ``{"steps", "seconds", "last": last log record}``.
+    """Run the loop (see the module docstring); returns ``{"steps", "seconds", "last": last log record,
+    "data": what the data was drawn from}``.
 
     ``workdir`` holds ``log.jsonl`` and ``state/``. Without ``resume``, an existing training state
     there is an error (never silently overwritten). ``on_checkpoint(step)`` runs after each save
@@ -278,112 +456,47 @@ def train(objective: nn.Module, data, cfg: LoopConfig, workdir: str | Path, resu
     """
     from tqdm import tqdm
 
-    device = torch.device(device)
-    workdir = Path(workdir)
-    if device.type == "cpu" and cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    info = init_distributed(device)
-    if cfg.batch % info.world:
-        raise UserError(f"{name}: batch {cfg.batch} does not split over {info.world} processes; "
-                        "use a multiple of the process count")
-    per_rank = cfg.batch // info.world
-    objective.to(device)
-    params = [p for p in objective.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"{name}: nothing to train (no parameter requires a gradient)")
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    amp_dtype = _amp(cfg, device)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    from .loader import default_workers, iterate_batches
 
-    start, seconds, acc = 0, 0.0, {"n": 0, "sums": {}}
-    latest = latest_state(workdir)
-    if latest is not None and not resume:
-        raise UserError(f"'{workdir}' already holds a training state ({latest.name}); pass --resume to "
-                        "continue it or choose another --out")
-    if latest is not None:
-        state = load_state(latest, objective, optimizer, scaler, device)
-        start, seconds, acc = int(state["step"]), float(state["seconds"]), state["log_acc"]
-        rngs = state.get("rng", [])
-        if info.rank < len(rngs):
-            set_rng_state(rngs[info.rank])
-    log_path = workdir / LOG_FILE
-    if info.main:
-        workdir.mkdir(parents=True, exist_ok=True)
-        _truncate_log(log_path, start)
-    barrier(info)
-
-    module: nn.Module = objective
-    if info.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        module = DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None)
-    module.train()
-
-    bar = tqdm(total=cfg.steps, initial=start, desc=name, disable=not (cfg.progress and info.main),
+    device, workdir = torch.device(device), Path(workdir)
+    run = _setup(objective, cfg, workdir, resume, device, name)
+    info, seconds = run.info, run.seconds
+    workers = cfg.workers if cfg.workers is not None else default_workers(
+        int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    line = _sources_line(name, data)
+    bar = tqdm(total=cfg.steps, initial=run.start, desc=name, disable=not (cfg.progress and info.main),
                dynamic_ncols=True, leave=True)
+    if line and info.main and cfg.progress:
+        bar.write(line)
+    meter = _Meter(run.acc, t_log=time.perf_counter())
     last: dict[str, Any] = {}
-    t_log = time.perf_counter()
-    steps_since = 0
-    log = open(log_path, "a") if info.main else None  # noqa: SIM115 (closed in finally)
+    log = open(workdir / LOG_FILE, "a") if info.main else None  # noqa: SIM115 (closed in finally)
     try:
-        for step in range(start, cfg.steps):
+        batches = iterate_batches(data, run.start, cfg.steps, info.rank, run.per_rank, device, workers,
+                                  cfg.synthesis, cfg.prefetch, cfg.channels_last)
+        for step, batch, wait, synth in batches:
             t0 = time.perf_counter()
             lr = lr_at(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = {k: v.to(device, non_blocking=True) for k, v in data.batch(step, info.rank, per_rank).items()}
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss, parts = module(batch)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if cfg.grad_clip and cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            if not torch.isfinite(loss):
-                raise UserError(f"{name}: the loss became {loss.item()} at step {step + 1}; lower the learning "
-                                "rate (--set PHASE.lr=...) or turn AMP off (--set amp=off)")
-            seconds += time.perf_counter() - t0
-            steps_since += 1
-            acc["n"] += 1
-            for key, value in {"loss": loss, **parts}.items():
-                acc["sums"][key] = acc["sums"].get(key, 0.0) + float(value.detach())
+            loss, parts = _update(run, batch, lr, cfg, name, step)
+            compute = time.perf_counter() - t0
+            seconds += wait + synth + compute
+            meter.add(loss, parts, wait, synth, compute)
             done = step + 1
             bar.update(1)
             if done % cfg.log_every == 0 or done == cfg.steps:
-                now = time.perf_counter()
-                record = {"phase": name, "step": done}
-                record.update({k: v / acc["n"] for k, v in acc["sums"].items()})
-                record.update(lr=lr, it_s=steps_since / max(now - t_log, 1e-9), seconds=round(seconds, 3))
-                acc = {"n": 0, "sums": {}}
-                t_log, steps_since = now, 0
-                last = record
+                last = meter.record(name, done, lr, seconds, cfg.batch, device)
                 if log is not None:
-                    log.write(json.dumps(record) + "\n")
+                    log.write(json.dumps(last) + "\n")
                     log.flush()
-                bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
+                bar.set_postfix(loss=f"{last['loss']:.4f}", lr=f"{lr:.2e}", samples_s=f"{last['samples_per_s']:.1f}",
+                                wait=f"{100 * last['data_wait_s'] / max(last['step_s'] + last['data_wait_s'], 1e-9):.0f}%")
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                rngs = [rng_state()]
-                if info.world > 1:
-                    import torch.distributed as dist
-
-                    rngs = [None] * info.world
-                    dist.all_gather_object(rngs, rng_state())
-                if info.main:
-                    save_state(workdir, done, objective, optimizer, scaler,
-                               {"seconds": seconds, "log_acc": acc, "rng": rngs, "name": name})
-                barrier(info)
+                _checkpoint(run, workdir, done, seconds, meter.acc, name)
                 if on_checkpoint is not None:
                     on_checkpoint(done)
     finally:
         bar.close()
         if log is not None:
             log.close()
-    return {"steps": cfg.steps, "seconds": seconds, "last": last}
+    return {"steps": cfg.steps, "seconds": seconds, "last": last,
+            "data": data.sources() if hasattr(data, "sources") else {}}

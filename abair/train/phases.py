@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from abair.degradations import seed_from_string
 from abair.errors import UserError
 
 from .data import DEFAULT_SOFT_RADIUS, EstimatorData, Phase1Data, SingleData
+from .inputs import TrainData
 from .loop import LoopConfig, barrier, default_device, init_distributed, train
 from .losses import get_loss, restoration_loss
 
@@ -153,12 +153,18 @@ def _adapter_spec(recipe: dict, name: str):
 
 def _summary(result: dict[str, Any], started: float) -> dict[str, Any]:
     return {"steps": result["steps"], "train_seconds": round(result["seconds"], 1),
-            "wall_seconds": round(time.time() - started, 1), "last": result["last"]}
+            "wall_seconds": round(time.time() - started, 1), "last": result["last"], "data": result.get("data", {})}
+
+
+def _stream(recipe: dict) -> dict[str, Any]:
+    """The data classes' stream settings from the recipe's ``data`` block."""
+    data = recipe.get("data", {})
+    return {"stream": data.get("stream", "sample"), "skip_bad": bool(data.get("skip_bad", False))}
 
 
 # -- Phase I -----------------------------------------------------------------------------------------
 def run_phase1(recipe: dict, out: str | Path, resume: bool = False, device: str | None = None,
-               pairs: Mapping[str, Sequence] | None = None, progress: bool = True) -> Path:
+               data: TrainData | None = None, progress: bool = True) -> Path:
     """Pre-train backbone + segmentation head; returns ``<out>/phase1/backbone.safetensors``."""
     from abair.model import build
     from abair.model.checkpoint import save
@@ -174,10 +180,12 @@ def run_phase1(recipe: dict, out: str | Path, resume: bool = False, device: str 
     model = build(recipe["model"]["preset"], adapters=0, seghead=True)
     objective = Phase1Objective(model, block.get("seg_weight", 0.1), block.get("aux_seg", True),
                                 block.get("loss", "l1"))
-    data = Phase1Data(block.get("crop", 64), block.get("degradations", recipe["model"]["adapters"]),
-                      block.get("data", "cutmix"), recipe.get("seed", 0), pairs=pairs)
+    inputs = data or TrainData()
+    batches = Phase1Data(block.get("crop", 64), block.get("degradations", recipe["model"]["adapters"]),
+                         block.get("data", "cutmix"), recipe.get("seed", 0), pool=inputs.clean,
+                         pairs=inputs.pairs(), **_stream(recipe))
     started = time.time()
-    result = train(objective, data, LoopConfig.from_recipe(recipe, "phase1", progress), out / "phase1",
+    result = train(objective, batches, LoopConfig.from_recipe(recipe, "phase1", progress), out / "phase1",
                    resume=resume, device=device, name="phase1")
     if info.main:
         model.to("cpu")
@@ -189,7 +197,7 @@ def run_phase1(recipe: dict, out: str | Path, resume: bool = False, device: str 
 
 # -- Phase II ----------------------------------------------------------------------------------------
 def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: bool = False,
-                  device: str | None = None, pairs: Sequence | None = None, progress: bool = True) -> dict:
+                  device: str | None = None, data: TrainData | None = None, progress: bool = True) -> dict:
     """Add adapter ``name`` to ``model`` (seeded init) and train it alone, everything else frozen.
 
     The recipe's ``phase2`` settings apply, overridden by ``phase2.per_adapter.<name>`` when present
@@ -207,14 +215,16 @@ def train_adapter(model, name: str, recipe: dict, workdir: str | Path, resume: b
     _seeded(recipe, "adapter", name)
     model.add_adapter(_adapter_spec(recipe, name))
     objective = AdapterObjective(model, name, block.get("loss", "l1"))
-    data = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pairs=pairs, params=block["params"],
-                      soft_clean=block.get("soft_clean", 0.0), soft_radius=block.get("soft_radius", DEFAULT_SOFT_RADIUS))
-    return train(objective, data, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
+    pool, pairs = (data or TrainData()).adapter_inputs(name)
+    batches = SingleData(block.get("crop", 64), name, recipe.get("seed", 0), pool=pool, pairs=pairs,
+                         params=block["params"], soft_clean=block.get("soft_clean", 0.0),
+                         soft_radius=block.get("soft_radius", DEFAULT_SOFT_RADIUS), **_stream(recipe))
+    return train(objective, batches, LoopConfig.from_recipe(recipe, "phase2", progress), workdir,
                  resume=resume, device=device, name=f"phase2:{name}")
 
 
 def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None, resume: bool = False,
-               device: str | None = None, pairs: Mapping[str, Sequence] | None = None,
+               device: str | None = None, data: TrainData | None = None,
                progress: bool = True, jobs: int = 1) -> dict[str, Path]:
     """Train one adapter per ``model.adapters`` on the frozen Phase-I backbone, each independently.
 
@@ -240,7 +250,7 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
     info = init_distributed(device)
     files = {name: out / "phase2" / name / "adapter.safetensors" for name in recipe["model"]["adapters"]}
     todo = [name for name, final in files.items() if not _check_fresh(final, resume)]
-    tasks = [(recipe, name, out, backbone, resume, device, (pairs or {}).get(name), progress) for name in todo]
+    tasks = [(recipe, name, out, backbone, resume, device, data, progress) for name in todo]
     if jobs > 1 and info.world == 1 and len(tasks) > 1:
         if torch.device(device).type != "cpu":
             raise UserError("--jobs > 1 trains adapters in parallel CPU processes; on a GPU use one job")
@@ -265,11 +275,11 @@ def _train_one_adapter(task: tuple) -> None:
     """Phase II for one adapter: the backbone from its file, the adapter trained and saved (rank 0)."""
     from abair.model.checkpoint import load, save_adapter
 
-    recipe, name, out, backbone, resume, device, pairs, progress = task
+    recipe, name, out, backbone, resume, device, data, progress = task
     final = out / "phase2" / name / "adapter.safetensors"
     model = load(backbone)
     started = time.time()
-    result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device, pairs, progress)
+    result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device, data, progress)
     if init_distributed(device).main:
         model.to("cpu")
         save_adapter(model, name, final, extra={"phase": "phase2", "recipe": recipe["name"]})
@@ -278,7 +288,7 @@ def _train_one_adapter(task: tuple) -> None:
 
 # -- Phase III ---------------------------------------------------------------------------------------
 def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, device: str | None = None,
-               activation: str | None = None, progress: bool = True) -> dict:
+               activation: str | None = None, progress: bool = True, data: TrainData | None = None) -> dict:
     """Replace the estimator by a fresh one over the model's adapters and train it alone (in place).
 
     ``activation``: ``softmax``/``sigmoid``; default: the model's current estimator setting. The
@@ -300,9 +310,9 @@ def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, d
     _seeded(recipe, "estimator", *model.adapter_names)
     model.reset_estimator(cfg)
     objective = EstimatorObjective(model, block.get("restoration_weight", 0.0))
-    data = EstimatorData(block.get("crop", 128), model.adapter_names, block.get("mixed_fraction", 0.25),
-                         cfg.activation, recipe.get("seed", 0))
-    return train(objective, data, LoopConfig.from_recipe(recipe, "phase3", progress), workdir,
+    batches = EstimatorData(block.get("crop", 128), model.adapter_names, block.get("mixed_fraction", 0.25),
+                            cfg.activation, recipe.get("seed", 0), pool=(data or TrainData()).clean, **_stream(recipe))
+    return train(objective, batches, LoopConfig.from_recipe(recipe, "phase3", progress), workdir,
                  resume=resume, device=device, name="phase3")
 
 
@@ -324,7 +334,8 @@ def assemble(recipe: dict, out: str | Path, backbone: str | Path | None = None):
 
 
 def finish_phase3(recipe: dict, out: str | Path, backbone: str | Path | None = None, resume: bool = False,
-                  device: str | None = None, progress: bool = True, meta: dict | None = None) -> Path:
+                  device: str | None = None, progress: bool = True, meta: dict | None = None,
+                  data: TrainData | None = None) -> Path:
     """Assemble backbone + adapters, train the estimator, write ``<out>/model.safetensors`` (+ .json)."""
 
     out = Path(out)
@@ -336,7 +347,7 @@ def finish_phase3(recipe: dict, out: str | Path, backbone: str | Path | None = N
     model = assemble(recipe, out, backbone)
     started = time.time()
     result = run_phase3(model, recipe, out / "phase3", resume, device,
-                        recipe["model"].get("estimator_activation", "softmax"), progress)
+                        recipe["model"].get("estimator_activation", "softmax"), progress, data)
     if info.main:
         model.to("cpu")
         _save_json(out / "phase3" / "summary.json", _summary(result, started))
@@ -363,16 +374,16 @@ def write_model(model, path: str | Path, recipe: dict, out: str | Path | None = 
 
 
 def run_all(recipe: dict, out: str | Path, resume: bool = False, device: str | None = None,
-            progress: bool = True, meta: dict | None = None, jobs: int = 1) -> Path:
+            progress: bool = True, meta: dict | None = None, jobs: int = 1, data: TrainData | None = None) -> Path:
     """Phase I, II (``jobs`` adapters at a time) and III in sequence; returns ``<out>/model.safetensors``."""
-    run_phase1(recipe, out, resume, device, progress=progress)
-    run_phase2(recipe, out, resume=resume, device=device, progress=progress, jobs=jobs)
-    return finish_phase3(recipe, out, resume=resume, device=device, progress=progress, meta=meta)
+    run_phase1(recipe, out, resume, device, data=data, progress=progress)
+    run_phase2(recipe, out, resume=resume, device=device, data=data, progress=progress, jobs=jobs)
+    return finish_phase3(recipe, out, resume=resume, device=device, progress=progress, meta=meta, data=data)
 
 
 # -- adding a degradation ------------------------------------------------------------------------------
 def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path, workdir: str | Path,
-                resume: bool = False, device: str | None = None, pairs: Sequence | None = None,
+                resume: bool = False, device: str | None = None, data: TrainData | None = None,
                 progress: bool = True, meta: dict | None = None, replace: bool = False) -> Path:
     """Load a model, add and train adapter ``name`` (everything else frozen), save it to ``out``.
 
@@ -397,7 +408,7 @@ def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path
                             f"{', '.join(order) or 'none'}")
         model.remove_adapter(name)
     started = time.time()
-    result = train_adapter(model, name, recipe, workdir, resume, device, pairs, progress)
+    result = train_adapter(model, name, recipe, workdir, resume, device, data, progress)
     if replace:
         model.order_adapters(order)
     if info.main:
@@ -411,7 +422,7 @@ def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path
 
 def retrain_estimator(checkpoint: str | Path, recipe: dict, out: str | Path, workdir: str | Path,
                       resume: bool = False, device: str | None = None, progress: bool = True,
-                      meta: dict | None = None) -> Path:
+                      meta: dict | None = None, data: TrainData | None = None) -> Path:
     """Load a model and train a fresh estimator over all its adapters (Phase III); save it to ``out``."""
     from abair.model.checkpoint import load
 
@@ -419,7 +430,7 @@ def retrain_estimator(checkpoint: str | Path, recipe: dict, out: str | Path, wor
     info = init_distributed(device)
     model = load(checkpoint)
     started = time.time()
-    result = run_phase3(model, recipe, workdir, resume, device, progress=progress)
+    result = run_phase3(model, recipe, workdir, resume, device, progress=progress, data=data)
     if info.main:
         model.to("cpu")
         _save_json(Path(workdir) / "summary.json", _summary(result, started))

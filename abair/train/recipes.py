@@ -33,6 +33,10 @@ SCHEMA: dict[str, Any] = {
     "seed": int,
     "amp": str,
     "threads": int,
+    "channels_last": bool,
+    "compile": bool,
+    "data": {"clean": list, "train": dict, "stream": str, "synthesis": str, "workers": int, "prefetch": int,
+             "skip_bad": bool},
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
               "estimator": {"input_size": int, "widths": list, "depth": int}},
     "phase1": {**_OPTIM, "loss": str, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
@@ -133,6 +137,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
         _check_per_adapter(name, extra, where, DEGRADATIONS)
     _check_losses(recipe, where)
     _check_soft(recipe["phase2"], where, "phase2.")
+    _check_data(recipe.get("data", {}), where, DEGRADATIONS)
     frac = recipe["phase3"].get("mixed_fraction", 0.0)
     if not 0.0 <= frac <= 1.0:
         raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
@@ -160,6 +165,32 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
         raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
     if extra.get("params"):
         _check_operator_params(name, extra["params"], where)
+
+
+def _check_data(data: dict, where: str, degradations) -> None:
+    """The ``data`` block: stream, synthesis and worker settings, and the names of the training sets
+    (``clean``: names or paths; ``train``: degradation -> a name/path or a list of them)."""
+    from .data import STREAMS, SYNTHESIS
+
+    if data.get("stream", "sample") not in STREAMS:
+        raise UserError(f"{where}: data.stream must be one of {', '.join(STREAMS)}, got '{data['stream']}'")
+    if data.get("synthesis", "workers") not in SYNTHESIS:
+        raise UserError(f"{where}: data.synthesis must be one of {', '.join(SYNTHESIS)}, got '{data['synthesis']}'")
+    if data.get("stream") == "rank" and data.get("synthesis") == "device":
+        raise UserError(f"{where}: data.synthesis 'device' needs data.stream 'sample' (the 'rank' stream draws "
+                        "crops and degradations from one generator)")
+    if data.get("workers", 0) < 0 or data.get("prefetch", 1) < 1:
+        raise UserError(f"{where}: data.workers must be >= 0 and data.prefetch >= 1")
+    for item in data.get("clean", []):
+        if not isinstance(item, str) or not item:
+            raise UserError(f"{where}: data.clean lists names or paths of clean image sets, got {item!r}")
+    for name, sets in data.get("train", {}).items():
+        if name not in degradations:
+            raise unknown_name("degradation in data.train", name, degradations)
+        items = sets if isinstance(sets, list) else [sets]
+        if not items or not all(isinstance(i, str) and i for i in items):
+            raise UserError(f"{where}: data.train.{name} must be a training set name or path (or a list of "
+                            f"clean-image sets), got {sets!r}")
 
 
 def _check_soft(block: dict, where: str, prefix: str) -> None:

@@ -7,7 +7,7 @@
     abair-bench train estimator --checkpoint IN --out OUT [--recipe R]
 
 Multi-process (DDP): ``torchrun --nproc_per_node N -m bench.cli train ...``. The training code lives in
-:mod:`abair.train`; this module only parses arguments and, for ``--train-data``, loads real pairs with
+:mod:`abair.train`; this module parses arguments and finds the training data a recipe names with
 the benchmark's dataset loaders. Nothing heavy is imported at module level.
 """
 
@@ -78,39 +78,84 @@ def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> 
                    help="override a recipe value, e.g. phase1.steps=100 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda:LOCAL_RANK if available, else cpu)")
-    p.add_argument("--train-data", action="append", default=[], metavar="DEGRADATION=DATASET",
-                   help="train that degradation's adapter (and Phase I 'task-only') on a real training set "
-                   "loaded by the dataset loaders (a registered name or hf:<dir>); repeatable")
-    p.add_argument("--data-root", help="folder holding real datasets (default $ABAIR_DATA)")
+    data_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def data_options(p: argparse.ArgumentParser) -> None:
+    """The options that say where training images come from and how batches are made."""
+    p.add_argument("--clean-data", action="append", default=[], metavar="SET",
+                   help="clean images for Phase I, synthetic Phase II and Phase III: a registered training set "
+                   "(e.g. div2k-train), a folder (searched recursively), a text file listing image paths, or "
+                   "hf:<dir>; repeatable; replaces the recipe's data.clean (default: the embedded train pool)")
+    p.add_argument("--train-data", action="append", default=[], metavar="DEGRADATION=SET",
+                   help="that degradation's training set: a registered training set (e.g. rain=rain100l-train), "
+                   "clean images to synthesise it on (noise=bsd400,wed), hf:<dir> pairs, or a test set; "
+                   "repeatable; replaces the recipe's data.train entry")
+    p.add_argument("--data-root", help="folder holding the datasets (default $ABAIR_DATA)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="data loader processes per training process (default: from the CPU count; 0: load in "
+                   "the training process); batches are the same whatever N")
+    p.add_argument("--synthesis", choices=("workers", "device"),
+                   help="where degradations are made: in the loader workers, or batched on the training device")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable training images (counted in the log) instead of stopping at the first")
 
 
 def _command_line() -> str:
     return "abair-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _train_pairs(args) -> dict:
-    """``{degradation: [(degraded uint8, clean uint8), ...]}`` from ``--train-data`` (bench loaders)."""
+def _with_data_args(recipe: dict, args) -> dict:
+    """The recipe with the command line's data options written into its ``data`` block (re-checked)."""
     from abair.degradations import DEGRADATIONS
     from abair.errors import UserError, unknown_name
+    from abair.train.recipes import validate
 
-    pairs = {}
-    if not args.train_data:
-        return pairs
-    from bench.datasets import DatasetOptions, get_dataset
-
-    options = DatasetOptions(data_root=args.data_root)
-    for item in args.train_data:
+    data = recipe.setdefault("data", {})
+    if getattr(args, "clean_data", None):
+        data["clean"] = list(args.clean_data)
+    for item in getattr(args, "train_data", None) or []:
         if "=" not in item:
-            raise UserError(f"--train-data expects DEGRADATION=DATASET, got '{item}'")
-        name, dataset = item.split("=", 1)
+            raise UserError(f"--train-data expects DEGRADATION=SET, got '{item}'")
+        name, sets = item.split("=", 1)
         if name not in DEGRADATIONS:
-            raise unknown_name("degradation", name, DEGRADATIONS)
-        ds = get_dataset(dataset, options)
-        pairs[name] = [(p.degraded, p.clean) for p in (ds.load(i) for i in ds.image_ids())]
-        if not pairs[name]:
-            raise UserError(f"--train-data: dataset '{dataset}' has no pairs")
-    return pairs
+            raise unknown_name("degradation in --train-data", name, DEGRADATIONS)
+        parts = [s for s in sets.split(",") if s]
+        if not parts:
+            raise UserError(f"--train-data {name}= names no training set")
+        data.setdefault("train", {})[name] = parts if len(parts) > 1 else parts[0]
+    for key in ("workers", "synthesis"):
+        if getattr(args, key, None) is not None:
+            data[key] = getattr(args, key)
+    if getattr(args, "skip_bad", False):
+        data["skip_bad"] = True
+    if getattr(args, "synthesis", None) == "device" and data.get("stream") == "rank":
+        raise UserError("--synthesis device needs the per-sample data stream; this recipe uses "
+                        "data.stream 'rank' (set --set data.stream=sample)")
+    validate(recipe, f"recipe '{recipe['name']}'")
+    return recipe
+
+
+def _train_data(recipe: dict, args, action: str, only: str | None = None):
+    """The recipe's training data found on disk (every missing set named in one line)."""
+    from bench.datasets.train_inputs import train_data
+
+    return train_data(recipe, action, args.data_root, only=only)
+
+
+#: recipe keys that change how fast training runs, never what it computes (free to change on resume)
+_SPEED_ONLY = ("workers", "prefetch")
+
+
+def _same_recipe(a: dict, b: dict) -> bool:
+    import copy
+
+    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    for r in (a, b):
+        for key in _SPEED_ONLY:
+            r.get("data", {}).pop(key, None)
+    return a == b
 
 
 def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
@@ -122,7 +167,7 @@ def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
     saved = out / "recipe.yaml"
     if saved.is_file() and resume:
         previous = yaml.safe_load(saved.read_text())
-        if previous != recipe:
+        if not _same_recipe(previous, recipe):
             raise UserError(f"'{saved}' holds another recipe than this one; resume with the same --recipe and "
                             "--set values, or choose another --out")
     saved.write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -135,26 +180,24 @@ def phase_command(args) -> int:
     from abair.train.loop import init_distributed
     from abair.train.recipes import load_recipe
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = _with_data_args(load_recipe(args.recipe, args.overrides), args)
     out = Path(args.out)
+    data = _train_data(recipe, args, args.train_action)
     info = init_distributed(args.device or phases.default_device())
     if info.main:
         _save_run_info(out, recipe, args.resume)
-    pairs = _train_pairs(args)
     progress = not args.no_progress
     meta = {"command": _command_line()}
     common = {"resume": args.resume, "device": args.device, "progress": progress}
     action = args.train_action
     if action == "phase1":
-        result = phases.run_phase1(recipe, out, pairs=pairs, **common)
+        result = phases.run_phase1(recipe, out, data=data, **common)
     elif action == "phase2":
-        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, pairs=pairs, jobs=args.jobs, **common)
+        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, data=data, jobs=args.jobs, **common)
     elif action == "phase3":
-        result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, **common)
+        result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, data=data, **common)
     else:
-        phases.run_phase1(recipe, out, pairs=pairs, **common)
-        phases.run_phase2(recipe, out, pairs=pairs, jobs=args.jobs, **common)
-        result = phases.finish_phase3(recipe, out, meta=meta, **common)
+        result = phases.run_all(recipe, out, meta=meta, jobs=args.jobs, data=data, **common)
     if info.main:
         shown = ", ".join(str(p) for p in result.values()) if isinstance(result, dict) else str(result)
         print(f"{action}: wrote {shown}")
@@ -177,7 +220,7 @@ def _recipe_for(args) -> dict:
     if name is None:
         preset = read_config(args.checkpoint).get("model", {}).get("preset")
         name = preset if preset in SHIPPED else "tiny"
-    return load_recipe(name, args.overrides)
+    return _with_data_args(load_recipe(name, args.overrides), args)
 
 
 def _check_out(model_file: Path, resume: bool) -> None:
@@ -202,9 +245,9 @@ def adapter_command(args) -> int:
     _check_out(model_file, args.resume)
     if _done(model_file, args.resume):
         return 0
-    pairs = _train_pairs(args).get(args.name)
+    data = _train_data(recipe, args, "adapter", only=args.name)
     phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
-                       device=args.device, pairs=pairs, progress=not args.no_progress,
+                       device=args.device, data=data, progress=not args.no_progress,
                        meta={"command": _command_line()}, replace=args.replace)
     if args.replace:
         print(f"adapter {args.name}: retrained in place, wrote {model_file}")
@@ -222,7 +265,9 @@ def estimator_command(args) -> int:
     _check_out(model_file, args.resume)
     if _done(model_file, args.resume):
         return 0
+    data = _train_data(recipe, args, "estimator")
     phases.retrain_estimator(args.checkpoint, recipe, model_file, workdir, resume=args.resume,
-                             device=args.device, progress=not args.no_progress, meta={"command": _command_line()})
+                             device=args.device, progress=not args.no_progress, meta={"command": _command_line()},
+                             data=data)
     print(f"estimator: wrote {model_file}")
     return 0
