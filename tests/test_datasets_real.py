@@ -328,7 +328,8 @@ def test_check_without_names_skips_absent_sets_and_list_shows_suites(rain_tree, 
     assert run_cmd(["datasets", "check", "--data-root", str(rain_tree)]) == 0
     out = capsys.readouterr().out
     assert "rain100l: ok" in out and "gopro: NOT FOUND" in out
-    assert f"checked {len(table.SETS)} sets: 1 ok, 0 broken, {len(table.SETS) - 1} not found" in out
+    n_test = sum(spec.is_test for spec in table.SETS.values())  # training sets: --split train|corpus|all
+    assert f"checked {n_test} sets: 1 ok, 0 broken, {n_test - 1} not found" in out
     assert run_cmd(["datasets", "list", "--json"]) == 0
     import json
 

@@ -1,5 +1,5 @@
-"""``abair-bench datasets list|check|export``: what test sets exist, whether yours are intact, and a
-Hugging Face copy of any of them. Nothing heavy is imported at module level."""
+"""``abair-bench datasets list|check|export``: what test and training sets exist, whether yours are
+intact, and a Hugging Face copy of any test set. Nothing heavy is imported at module level."""
 
 from __future__ import annotations
 
@@ -31,7 +31,15 @@ def add_parser(sub) -> None:
         "extra file, size mismatch, unreadable or truncated image). Exit status 1 if a set asked for is broken "
         "or missing (without names: if any set found is broken).",
     )
-    ck.add_argument("names", nargs="*", metavar="NAME", help="datasets or suites (default: every real set)")
+    ck.add_argument("names", nargs="*", metavar="NAME",
+                    help="datasets, training sets or suites (default: every real set of --split)")
+    ck.add_argument("--split", choices=["test", "train", "corpus", "all"], default="test",
+                    help="without names: check the test sets (default), the task training sets, the clean corpora "
+                    "or all of them")
+    ck.add_argument("--limit", type=int, metavar="N",
+                    help="decode at most N pairs per set, an even sample (pairing by name still covers every file); "
+                    "for large corpora such as lsdir-train")
+    ck.add_argument("--no-progress", action="store_true", help="no progress lines on stderr while decoding")
     _add_location(ck)
     ck.set_defaults(func=check_cmd)
 
@@ -72,8 +80,15 @@ def dataset_rows() -> list[dict]:
             "protocol": meta.get("protocol", "?"),
             "suites": [s for s, members in SUITES.items() if name in members],
             "summary": meta.get("summary", ""),
+            "split": meta.get("split", "test"),
         })
     return rows
+
+
+_GROUPS = {
+    "train": "training sets (abair-bench train --train-data DEGRADATION=NAME; not scored by run)",
+    "corpus": "clean corpora (abair-bench train --clean-data NAME; not scored by run)",
+}
 
 
 def list_cmd(args) -> int:
@@ -88,8 +103,17 @@ def list_cmd(args) -> int:
     w = max(len(r["name"]) for r in rows)
     print(f"{'dataset':<{w}}  {'task':<9} {'pairs':>6}  {'protocol':<13} suites")
     for r in rows:
-        print(f"{r['name']:<{w}}  {r['task']:<9} {r['count'] if r['count'] is not None else '?':>6}  "
-              f"{r['protocol']:<13} {','.join(r['suites']) or '-'}")
+        if r["split"] == "test":
+            print(f"{r['name']:<{w}}  {r['task']:<9} {r['count'] if r['count'] is not None else '?':>6}  "
+                  f"{r['protocol']:<13} {','.join(r['suites']) or '-'}")
+    for split, title in _GROUPS.items():
+        group = [r for r in rows if r["split"] == split]
+        if group:
+            print(f"\n{title}:")
+            print(f"{'name':<{w}}  {'task':<9} {'count':>6}  summary")
+            for r in group:
+                print(f"{r['name']:<{w}}  {r['task']:<9} {r['count'] if r['count'] is not None else '-':>6}  "
+                      f"{r['summary']}")
     print("\nsuites:")
     for suite, members in SUITES.items():
         print(f"  {suite}: {', '.join(members)}")
@@ -104,15 +128,22 @@ def check_cmd(args) -> int:
 
     options = _options(args)
     asked = bool(args.names)
+    if args.limit is not None and args.limit < 1:
+        from abair.errors import UserError
+
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    split = getattr(args, "split", "test")
+    default = [n for n, spec in SETS.items() if split == "all" or spec.split == split]
     names: list[str] = []
-    for name in args.names or list(SETS):
+    for name in args.names or default:
         members = SUITES[name] if name in SUITES and name not in SETS else [name]
         names += [n for n in members if n not in names]
     decoded = _Decoded()
     counts = {"ok": 0, "broken": 0, "not-found": 0}
     failed = False
+    progress = None if getattr(args, "no_progress", False) else _progress
     for name in names:
-        report = check_set(name, options, decoded)
+        report = check_set(name, options, decoded, limit=args.limit, progress=progress)
         for line in report.lines():
             print(line)
         sys.stdout.flush()
@@ -122,6 +153,12 @@ def check_cmd(args) -> int:
             failed = True
     print(f"checked {len(names)} sets: {counts['ok']} ok, {counts['broken']} broken, {counts['not-found']} not found")
     return 1 if failed else 0
+
+
+def _progress(name: str, done: int, total: int, every: int = 1000) -> None:
+    """A line on stderr every ``every`` decoded pairs of a set with more than that many."""
+    if total > every and (done % every == 0 or done == total):
+        print(f"{name}: decoded {done}/{total}", file=sys.stderr, flush=True)
 
 
 def export_cmd(args) -> int:

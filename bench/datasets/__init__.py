@@ -72,8 +72,10 @@ def resolve_names(suite: str | None, datasets: list[str] | None) -> list[str]:
     if not datasets:
         raise UserError("give --suite or --datasets (see 'abair-bench datasets list')")
     for name in datasets:
-        if not name.startswith(HF_PREFIX):
-            DATASETS.entry(name)
+        if not name.startswith(HF_PREFIX) and DATASETS.entry(name).meta.get("split", "test") != "test":
+            from .real import not_a_test_set
+
+            raise UserError(not_a_test_set(name))
     return list(datasets)
 
 

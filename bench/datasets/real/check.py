@@ -1,5 +1,9 @@
 """``abair-bench datasets check``: pair by name, then decode every image (Pillow) to find truncated or
-unreadable files and pairs whose two images differ in size. Every problem names its file."""
+unreadable files and pairs whose two images differ in size. Every problem names its file.
+
+For large training corpora ``limit`` decodes an evenly spread sample of at most that many pairs
+(every k-th in natural order; pairing by name still covers every file) and ``progress`` is called
+as decoding goes."""
 
 from __future__ import annotations
 
@@ -20,9 +24,12 @@ class Report:
     rule: str = ""
     folder: str = ""
     found: int = 0
-    expected: int = 0
+    expected: int | None = 0
     problems: list[Problem] = field(default_factory=list)
     message: str = ""
+    split: str = "test"
+    clean_found: int = 0  # distinct clean files among the pairs
+    decoded: int | None = None  # pairs decoded when fewer than found (a --limit sample)
 
     @property
     def ok(self) -> bool:
@@ -35,10 +42,14 @@ class Report:
         if self.status == "embedded":
             return [f"{self.name}: ok (embedded set, {self.found} pairs made in memory; no files to check)"]
         head = f"{self.name}: {'ok' if self.status == 'ok' else 'BROKEN'}"
-        out = [
-            f"{head}  layout {self.layout} at {self.folder} ({self.rule})",
-            f"  pairs: {self.found} found / {self.expected} expected",
-        ]
+        if self.expected is None:
+            count = f"  pairs: {self.found} found ({self.clean_found} distinct clean images; no fixed count)"
+        else:
+            count = f"  pairs: {self.found} found / {self.expected} expected"
+        out = [f"{head}  layout {self.layout} at {self.folder} ({self.rule})", count]
+        if self.decoded is not None:
+            out.append(f"  decoded: a sample of {self.decoded} of {self.found} pairs (--limit); the others were "
+                       "paired by name only")
         out += [f"  - {p.line()}" for p in self.problems]
         return out
 
@@ -62,11 +73,24 @@ class _Decoded:
         return self._cache[path]
 
 
-def deep_problems(scan: Scan, decoded: _Decoded | None = None) -> list[Problem]:
-    """Unreadable/truncated images and size mismatches among ``scan``'s complete pairs."""
+def sample(items: list, limit: int | None) -> list:
+    """At most ``limit`` items spread evenly over ``items`` (every k-th, from the first); all if no limit."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    step = -(-len(items) // max(limit, 1))
+    return list(items[::step])[:limit]
+
+
+def deep_problems(scan: Scan, decoded: _Decoded | None = None, limit: int | None = None,
+                  progress=None) -> list[Problem]:
+    """Unreadable/truncated images and size mismatches among ``scan``'s complete pairs (a ``limit``
+    sample of them); ``progress(done, total)`` is called after each pair."""
     decoded = decoded or _Decoded()
     problems = []
-    for fp in scan.pairs:
+    pairs = sample(scan.pairs, limit)
+    for done, fp in enumerate(pairs, 1):
+        if progress is not None:
+            progress(done, len(pairs))
         sizes = {}
         for path in (fp.degraded, fp.clean):
             if path is None:
@@ -84,8 +108,10 @@ def deep_problems(scan: Scan, decoded: _Decoded | None = None) -> list[Problem]:
     return problems
 
 
-def check_set(name: str, options, decoded: _Decoded | None = None) -> Report:
-    """Check one registered (or ``hf:``) set; never raises for a missing or broken set."""
+def check_set(name: str, options, decoded: _Decoded | None = None, limit: int | None = None,
+              progress=None) -> Report:
+    """Check one registered (or ``hf:``) set; never raises for a missing or broken set. ``limit``:
+    decode at most that many pairs (an even sample); ``progress(name, done, total)`` as it goes."""
     if name.startswith("hf:"):
         return _check_hf(name, options)
     if name not in SETS:
@@ -97,8 +123,9 @@ def check_set(name: str, options, decoded: _Decoded | None = None) -> Report:
     try:
         scan = scan_set(spec, options)
     except UserError as exc:
-        return Report(name, "not-found", expected=spec.count, message=str(exc))
-    problems = scan.problems + deep_problems(scan, decoded)
+        return Report(name, "not-found", expected=spec.count, message=str(exc), split=spec.split)
+    step = None if progress is None else (lambda done, total: progress(name, done, total))
+    problems = scan.problems + deep_problems(scan, decoded, limit, step)
     return Report(
         name,
         "broken" if problems else "ok",
@@ -108,6 +135,9 @@ def check_set(name: str, options, decoded: _Decoded | None = None) -> Report:
         found=len(scan.pairs),
         expected=spec.count,
         problems=problems,
+        split=spec.split,
+        clean_found=len({p.clean for p in scan.pairs}),
+        decoded=len(sample(scan.pairs, limit)) if limit is not None and len(scan.pairs) > limit else None,
     )
 
 

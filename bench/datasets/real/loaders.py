@@ -190,6 +190,10 @@ def make(name: str, options=None) -> RealDataset:
 
     options = options or DatasetOptions()
     spec = SETS[name]
+    if not spec.is_test:
+        from . import not_a_test_set
+
+        raise UserError(not_a_test_set(name))
     seeding = getattr(options, "noise_seeding", "per-image") or "per-image"
     if seeding not in NOISE_SEEDINGS:
         raise UserError(f"unknown noise seeding '{seeding}'; choose {' or '.join(NOISE_SEEDINGS)}")

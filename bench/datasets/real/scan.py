@@ -78,6 +78,7 @@ class _Tree:
 
     def __init__(self):
         self._cache: dict[Path, list[tuple[str, bool]]] = {}
+        self._lower: dict[Path, dict[str, list[tuple[str, bool]]]] = {}
 
     def entries(self, folder: Path) -> list[tuple[str, bool]]:
         """``[(name, is_dir)]`` of ``folder`` (empty if unreadable)."""
@@ -99,7 +100,12 @@ class _Tree:
         """The entry ``name`` of ``folder``: the exact spelling if present, else a case variant."""
         if name in (".", ""):
             return folder, True
-        hits = [e for e in self.entries(folder) if e[0].lower() == name.lower()]
+        if folder not in self._lower:  # an index, so that pairing 300k files stays linear
+            index: dict[str, list[tuple[str, bool]]] = {}
+            for entry in self.entries(folder):
+                index.setdefault(entry[0].lower(), []).append(entry)
+            self._lower[folder] = index
+        hits = self._lower[folder].get(name.lower())
         if not hits:
             return None
         exact = [e for e in hits if e[0] == name]
@@ -169,17 +175,36 @@ def _fields(canon: str, match: re.Match) -> dict[str, str]:
     return {"name": name, "stem": stem, "ext": ext, **{k: v for k, v in match.groupdict().items() if v is not None}}
 
 
+def _resolve_target(tree: _Tree, folder: Path, rule: Rule, target_rel: str) -> tuple[Path | None, str]:
+    """The clean partner named by ``target_rel`` (with ``rule.target_exts``: the first extension that
+    exists) and the name to report when it is missing."""
+    if not rule.target_exts:
+        return tree.resolve(folder, target_rel, want_dir=False), target_rel
+    for ext in rule.target_exts:
+        hit = tree.resolve(folder, f"{target_rel}.{ext}", want_dir=False)
+        if hit is not None:
+            return hit, f"{target_rel}.{ext}"
+    return None, f"{target_rel}.{{{','.join(rule.target_exts)}}}"
+
+
+def _fullmatch(pattern: str | None):
+    return re.compile(pattern, re.IGNORECASE).fullmatch if pattern else (lambda _text: None)
+
+
 def pair_files(spec: SetSpec, layout: Layout, folder: Path, tree: _Tree | None = None) -> Scan:
     """Apply ``layout``'s rule to ``folder``: the complete pairs (natural order) and every problem."""
     tree = tree or _Tree()
     rule = layout.rule
     scan = Scan(spec, layout, folder)
     pattern = re.compile(rule.match, re.IGNORECASE)
+    excluded, side = _fullmatch(rule.exclude), _fullmatch(rule.side)
     claimed: set[Path] = set()
     seen: dict[str, str] = {}
-    candidates = []
+    listed: list[tuple[str, Path]] = []
     for glob in rule.inputs:
-        candidates += tree.glob(folder, glob)
+        listed += tree.glob(folder, glob)
+    candidates = [(c, p) for c, p in listed if not excluded(c) and not side(c)]
+    inputs = {p for _c, p in candidates}
     for canon, path in sorted(candidates, key=lambda c: natural_key(c[0])):
         m = pattern.fullmatch(canon)
         rel = scan.rel(path)
@@ -190,8 +215,7 @@ def pair_files(spec: SetSpec, layout: Layout, folder: Path, tree: _Tree | None =
         image_id = rule.image_id.format(**fields)
         target = None
         if rule.target is not None:
-            target_rel = rule.target.format(**fields)
-            target = tree.resolve(folder, target_rel, want_dir=False)
+            target, target_rel = _resolve_target(tree, folder, rule, rule.target.format(**fields))
             if target is None:
                 scan.problems.append(
                     Problem("missing-partner", rel, f"{rel} has no clean partner {target_rel}", image_id)
@@ -209,13 +233,13 @@ def pair_files(spec: SetSpec, layout: Layout, folder: Path, tree: _Tree | None =
         else:
             scan.pairs.append(FilePair(image_id, clean=target, degraded=path))
     if rule.target is not None and rule.extras:
-        for _canon, path in tree.glob(folder, rule.extras):
-            if path not in claimed:
+        for canon, path in tree.glob(folder, rule.extras):
+            if path not in claimed and path not in inputs and not side(canon):
                 rel = scan.rel(path)
                 scan.problems.append(Problem("extra-file", rel, f"{rel} has no degraded partner"))
     n_missing = sum(p.kind == "missing-partner" for p in scan.problems)
     found = len(scan.pairs)
-    if found != spec.count and found + n_missing != spec.count:
+    if spec.count is not None and found != spec.count and found + n_missing != spec.count:
         scan.problems.append(
             Problem("count", "", f"{found} complete pairs found, {spec.count} expected ({rule.describe})")
         )
@@ -244,11 +268,12 @@ def locate(spec: SetSpec, options) -> tuple[Layout, Path, _Tree]:
             f"{spec.name}: no known layout in --dataset-path {key}={folder} (looked for {rules}); "
             "see docs/DATASETS.md"
         )
+    where = "" if spec.is_test or not spec.download else f"; get it from: {spec.download}"
     if not options.data_root:
         raise UserError(
             f"{spec.name}: no data root given; pass --data-root DIR (or set ABAIR_DATA) to the folder holding "
-            f"the test sets, or --dataset-path {spec.family}=PATH (layouts searched under the root: "
-            f"{_layout_summary(spec)})"
+            f"the {'test' if spec.is_test else 'training'} sets, or --dataset-path {spec.family}=PATH (layouts "
+            f"searched under the root: {_layout_summary(spec)}){where}"
         )
     root = Path(options.data_root).expanduser()
     if not root.is_dir():
@@ -261,7 +286,7 @@ def locate(spec: SetSpec, options) -> tuple[Layout, Path, _Tree]:
     raise UserError(
         f"{spec.name}: not found under data root {root} (searched {_layout_summary(spec)}); put it in one of "
         f"these places, pass --dataset-path {spec.family}=PATH, or point --data-root/ABAIR_DATA elsewhere "
-        "(see docs/DATASETS.md)"
+        f"(see docs/DATASETS.md){where}"
     )
 
 
@@ -289,7 +314,8 @@ def summarise_problems(scan: Scan, problems: list[Problem] | None = None) -> str
         if hits:
             example = hits[0].file if kind != "missing-partner" else hits[0].detail.replace(" has no clean partner ", " -> ")
             clauses.append(
-                template.format(n=len(hits), expected=scan.spec.count, example=example, rule=scan.layout.rule.describe)
+                template.format(n=len(hits), expected=scan.spec.count if scan.spec.count is not None else "the",
+                                example=example, rule=scan.layout.rule.describe)
             )
     clauses += [p.detail for p in problems if p.kind == "count"]
     return "; ".join(clauses)

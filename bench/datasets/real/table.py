@@ -14,7 +14,13 @@ A :class:`Rule` names the files of one layout *relative to the set's own folder*
   sets whose degraded image is made at test time;
 - ``image_id``: the id template (same fields);
 - ``extras``: glob of the clean files that must all have a degraded partner (``None``: the clean
-  folder is shared with other splits, e.g. HIDE's ``GT``).
+  folder is shared with other splits, e.g. HIDE's ``GT``); files that ``inputs`` also lists are skipped;
+- ``exclude``: a regular expression of files listed by ``inputs`` that are not degraded images (the
+  clean partners lying in the same folder, e.g. RainTrainL's ``norain-N.png``, or the other set of a
+  shared folder); they are neither paired nor reported as unexpected;
+- ``side``: a regular expression of known side files (masks) ignored everywhere, also by ``extras``;
+- ``target_exts``: when set, ``target`` names the clean partner without its extension and the first
+  of these extensions that exists is used (PromptIR's OTS ``original/ID`` is ``.jpg`` or ``.png``).
 
 A :class:`Layout` is a rule plus the folders, relative to ``--data-root``, where that layout puts
 the set (each path component is matched case-insensitively).
@@ -37,6 +43,9 @@ class Rule:
     image_id: str = "{stem}"
     extras: str | None = None
     describe: str = ""
+    exclude: str | None = None
+    side: str | None = None
+    target_exts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,11 @@ class Layout:
 
 @dataclass(frozen=True)
 class SetSpec:
-    """One registered real test set.
+    """One registered real set: a test set (``split="test"``, the default), a task training set
+    (``"train"``: degraded/clean pairs, or clean images degraded while training) or a clean corpus
+    (``"corpus"``: clean images for pre-training). Only test sets can be scored or put in suites.
+    ``count`` is the expected number of pairs (clean images for clean-only sets); ``None`` where the
+    set has no fixed size (RESIDE OTS): then only what was found is reported.
 
     ``family`` names the files the set is made from (``cbsd68-s25`` reads ``cbsd68``'s clean
     images); ``--dataset-path`` accepts either the set's name or its family. ``testtime`` is the
@@ -59,7 +72,7 @@ class SetSpec:
 
     name: str
     task: str
-    count: int
+    count: int | None
     degradations: tuple[str, ...]
     family: str
     layouts: tuple[Layout, ...]
@@ -69,10 +82,15 @@ class SetSpec:
     testtime: tuple[str, dict] | None = None
     recipe: tuple[tuple[str, dict], ...] = ()
     suites: tuple[str, ...] = field(default=())
+    split: str = "test"
 
     @property
     def clean_only(self) -> bool:
         return self.testtime is not None
+
+    @property
+    def is_test(self) -> bool:
+        return self.split == "test"
 
 
 # --- rules shared by many layouts ----------------------------------------------------------------
@@ -351,7 +369,16 @@ def _rows() -> list[SetSpec]:
     return rows
 
 
-SETS: dict[str, SetSpec] = {row.name: row for row in _rows()}
+SPLITS = ("test", "train", "corpus")
+
+
+def _all_rows() -> list[SetSpec]:
+    from .trainsets import training_rows  # imports the rules above; table.py must be loaded this far
+
+    return _rows() + training_rows()
+
+
+SETS: dict[str, SetSpec] = {row.name: row for row in _all_rows()}
 FAMILIES: dict[str, tuple[Layout, ...]] = {}
 for _row in SETS.values():
     FAMILIES.setdefault(_row.family, _row.layouts)
