@@ -303,7 +303,7 @@ def corpus(tmp_path, monkeypatch):
 def test_check_decodes_and_reports_unreadable_files(corpus, capsys):
     assert run_cmd(["datasets", "check", "lsdir-train", "--data-root", str(corpus)]) == 0
     out = capsys.readouterr().out
-    assert "lsdir-train: ok  layout official at" in out and "pairs: 12 found / 12 expected" in out
+    assert "lsdir-train: ok  layout official at" in out and "images: 12 found / 12 expected" in out
     bad = corpus / "LSDIR/HR/train/0002000/0000011.png"
     bad.write_bytes(bad.read_bytes()[:40])  # truncated
     assert run_cmd(["datasets", "check", "lsdir-train", "--data-root", str(corpus)]) == 1
@@ -316,7 +316,7 @@ def test_check_limit_decodes_an_even_sample(corpus, capsys):
     bad.write_bytes(b"not a png")
     assert run_cmd(["datasets", "check", "lsdir-train", "--data-root", str(corpus), "--limit", "4"]) == 0
     out = capsys.readouterr().out  # every 3rd image: 1, 4, 7, 10; 2 is not decoded
-    assert "decoded: a sample of 4 of 12 pairs (--limit)" in out and "unreadable" not in out
+    assert "decoded: a sample of 4 of 12 images (--limit)" in out and "unreadable" not in out
     assert run_cmd(["datasets", "check", "lsdir-train", "--data-root", str(corpus), "--limit", "12"]) == 1
     out = capsys.readouterr().out
     assert "- unreadable: 0001000/0000002.png" in out and "decoded: a sample" not in out
@@ -337,6 +337,17 @@ def test_check_split_and_ots_count_line(tmp_path, corpus, capsys):
     assert run_cmd(["datasets", "check", "--split", "all", "--data-root", str(corpus)]) == 0
     out = capsys.readouterr().out
     assert "lsdir-train: ok" in out and "ots-clean: ok" in out and "ots-train: ok" in out and "rain100l: NOT FOUND" in out
+    assert "images: 2 found (no fixed count)" in out  # ots-clean
+
+
+def test_progress_lines_on_stderr_for_large_sets(capsys):
+    from bench.commands.datasets import _progress
+
+    for done in range(1, 2501):
+        _progress("lsdir-train", done, 2500)
+    _progress("div2k-train", 800, 800)  # small sets: silent
+    assert capsys.readouterr().err.splitlines() == [
+        "lsdir-train: decoded 1000/2500", "lsdir-train: decoded 2000/2500", "lsdir-train: decoded 2500/2500"]
 
 
 def test_list_groups_training_sets(capsys):
@@ -387,3 +398,15 @@ def test_training_module_imports_nothing_heavy():
             "print(','.join(m for m in ('torch', 'PIL', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert "torch" not in out and "PIL" not in out
+
+
+def test_check_a_paired_training_set(derain, capsys):
+    assert run_cmd(["datasets", "check", "rain100l-train", "--data-root", str(derain)]) == 0
+    out = capsys.readouterr().out
+    assert "rain100l-train: ok  layout promptir" in out and "pairs: 5 found / 5 expected" in out
+    Image.fromarray(np.zeros((H, W + 1, 3), np.uint8)).save(derain / "data/Train/Derain/gt/norain-3.png")
+    (derain / "data/Train/Derain/rainy/rain-4.png").write_bytes(b"\x89PNG broken")
+    assert run_cmd(["datasets", "check", "rain100l-train", "--data-root", str(derain)]) == 1
+    out = capsys.readouterr().out
+    assert "- size-mismatch: rainy/rain-3.png is 8x6 but gt/norain-3.png is 9x6" in out
+    assert "- unreadable: rainy/rain-4.png: " in out

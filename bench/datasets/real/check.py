@@ -30,6 +30,7 @@ class Report:
     split: str = "test"
     clean_found: int = 0  # distinct clean files among the pairs
     decoded: int | None = None  # pairs decoded when fewer than found (a --limit sample)
+    unit: str = "pairs"  # "images" for clean-only sets
 
     @property
     def ok(self) -> bool:
@@ -43,13 +44,14 @@ class Report:
             return [f"{self.name}: ok (embedded set, {self.found} pairs made in memory; no files to check)"]
         head = f"{self.name}: {'ok' if self.status == 'ok' else 'BROKEN'}"
         if self.expected is None:
-            count = f"  pairs: {self.found} found ({self.clean_found} distinct clean images; no fixed count)"
+            more = f"{self.clean_found} distinct clean images; " if self.unit == "pairs" else ""
+            count = f"  {self.unit}: {self.found} found ({more}no fixed count)"
         else:
-            count = f"  pairs: {self.found} found / {self.expected} expected"
+            count = f"  {self.unit}: {self.found} found / {self.expected} expected"
         out = [f"{head}  layout {self.layout} at {self.folder} ({self.rule})", count]
         if self.decoded is not None:
-            out.append(f"  decoded: a sample of {self.decoded} of {self.found} pairs (--limit); the others were "
-                       "paired by name only")
+            out.append(f"  decoded: a sample of {self.decoded} of {self.found} {self.unit} (--limit); the others "
+                       "were listed by name only")
         out += [f"  - {p.line()}" for p in self.problems]
         return out
 
@@ -138,6 +140,7 @@ def check_set(name: str, options, decoded: _Decoded | None = None, limit: int | 
         split=spec.split,
         clean_found=len({p.clean for p in scan.pairs}),
         decoded=len(sample(scan.pairs, limit)) if limit is not None and len(scan.pairs) > limit else None,
+        unit="pairs" if scan.layout.rule.target is not None else "images",
     )
 
 

@@ -56,7 +56,8 @@ _NOT_WED = rf"(?!{_WED_NAME}$)[^/]+"  # every other file of a folder shared by B
 BSD400 = (
     Layout("bsds500", ("BSR/BSDS500/data/images", "BSDS500/data/images", "BSDS500"),
            _clean(rf"(?:train|val)/{ANY}", "{train,val}/X.jpg (BSDS500 train + val)", inputs=("train/*", "val/*"))),
-    Layout("folder", ("BSD400", "Train400", "data/Train400", "trainsets/BSD400", "Denoise/BSD400"), ANY_IMAGE),
+    Layout("folder", ("BSD400", "Train400", "data/Train400", "trainsets/BSD400", "Denoise/BSD400", "data/train"),
+           ANY_IMAGE),  # DnCNN: data/Train400 (MATLAB), data/train (PyTorch ports): test_001.png ..
     Layout("promptir", _under(_PROMPTIR, "Denoise"),
            _clean(ANY, "X (every file but WED's NNNNN.bmp)", exclude=_WED_NAME)),
     Layout("5task", _under(_FIVE_TASK, "Denoise/BSD"),
