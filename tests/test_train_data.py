@@ -267,3 +267,86 @@ def test_peak_memory_does_not_grow_with_the_corpus(tmp_path):
                              capture_output=True, text=True, check=True, cwd=ROOT)
         peaks[name] = int(out.stdout.split()[-1])
     assert peaks["big"] <= 1.10 * peaks["small"], peaks
+
+
+# -- the command line: named sets, paths, missing data, bench-data ---------------------------------------
+def cli(argv: list[str]) -> int:
+    from bench.cli import main
+
+    return main(argv)
+
+
+def _div2k(root: Path, n: int = 4) -> None:
+    for i in range(1, n + 1):
+        path = root / "DIV2K_train_HR" / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = np.full((48, 56, 3), 30 * i % 256, np.uint8)
+        image[::7] = 200
+        Image.fromarray(image).save(path)
+
+
+def test_train_phase1_on_a_registered_corpus_and_on_a_folder_give_the_same_weights(tmp_path, monkeypatch):
+    import dataclasses
+
+    from bench.datasets.real import table
+
+    _div2k(tmp_path / "data")
+    monkeypatch.setitem(table.SETS, "div2k-train", dataclasses.replace(table.SETS["div2k-train"], count=4))
+    sets = [f"--set={s}" for s in FAST]
+    assert cli(["train", "phase1", "--out", str(tmp_path / "a"), "--no-progress", "--device", "cpu",
+                "--clean-data", "div2k-train", "--data-root", str(tmp_path / "data"), "--workers", "1", *sets]) == 0
+    assert cli(["train", "phase1", "--out", str(tmp_path / "b"), "--no-progress", "--device", "cpu",
+                "--clean-data", str(tmp_path / "data" / "DIV2K_train_HR"), "--workers", "0", *sets]) == 0
+    files = [tmp_path / d / phases.BACKBONE_FILE for d in "ab"]
+    assert files[0].read_bytes() == files[1].read_bytes()
+    saved = (tmp_path / "a" / "recipe.yaml").read_text()
+    assert "clean:\n  - div2k-train" in saved
+    # workers are a speed setting: resuming with another count is allowed
+    assert cli(["train", "phase1", "--out", str(tmp_path / "a"), "--no-progress", "--device", "cpu", "--resume",
+                "--clean-data", "div2k-train", "--data-root", str(tmp_path / "data"), "--workers", "0", *sets]) == 0
+
+
+def test_missing_training_sets_are_all_named_in_one_line_before_training(tmp_path, capsys):
+    code = cli(["train", "all", "--recipe", "paper", "--out", str(tmp_path / "run"), "--data-root",
+                str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("abair-bench: error: training data not found")
+    for name in ("div2k-train", "flickr2k", "rain100l-train", "ots-train", "bsd400+wed", "gopro-train", "lol-v1-train"):
+        assert f"{name}: not found under data root {tmp_path}" in err
+    assert "searched official: DIV2K_train_HR," in err  # where it was looked for
+    assert not (tmp_path / "run").exists()  # nothing written before the data is found
+
+
+def test_clean_data_given_as_a_list_file_and_a_missing_path(tmp_path, capsys):
+    files = write_corpus(tmp_path / "c", 4)
+    listing = tmp_path / "train.txt"
+    listing.write_text("\n".join(str(f) for f in files))
+    sets = [f"--set={s}" for s in FAST]
+    assert cli(["train", "phase1", "--out", str(tmp_path / "a"), "--no-progress", "--device", "cpu",
+                "--clean-data", str(listing), *sets]) == 0
+    assert cli(["train", "phase1", "--out", str(tmp_path / "b"), "--no-progress", "--device", "cpu",
+                "--clean-data", str(tmp_path / "nope"), *sets]) == 2
+    err = capsys.readouterr().err
+    assert f"clean image set '{tmp_path / 'nope'}' is neither a registered training set" in err
+    assert cli(["train", "phase1", "--out", str(tmp_path / "c"), "--no-progress", "--device", "cpu",
+                "--clean-data", "div2k-trian", *sets]) == 2
+    assert "(did you mean 'div2k-train'?)" in capsys.readouterr().err
+
+
+def test_bench_data_measures_pipeline_and_step_and_names_the_bound(capsys):
+    assert cli(["train", "bench-data", "--phase", "1", "--crop", "32", "--batch", "4", "--workers", "0",
+                "--steps", "2", "--device", "cpu", "--per-degradation", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["phase"] == "phase1" and (got["crop"], got["batch"], got["workers"]) == (32, 4, 0)
+    assert got["pipeline_samples_s"] > 0 and got["step_samples_s"] > 0
+    assert got["bound"] == ("data" if got["pipeline_samples_s"] < got["step_samples_s"] else "step")
+    assert got["advice"].startswith(got["bound"] + "-bound")
+    from abair.degradations import DEGRADATIONS
+
+    assert list(got["per_degradation_ms"]) == list(DEGRADATIONS)
+    assert all(v > 0 for v in got["per_degradation_ms"].values())
+    assert cli(["train", "bench-data", "--phase", "2", "--crop", "32", "--batch", "2", "--steps", "1",
+                "--device", "cpu", "--workers", "0", "--synthesis", "device", "--set", "data.stream=sample"]) == 0
+    out = capsys.readouterr().out
+    assert "phase2 (tiny recipe), crop 32, batch 2, 0 workers, synthesis on the device" in out
+    assert "pipeline alone:" in out and "step alone:" in out

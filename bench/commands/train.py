@@ -5,6 +5,7 @@
     abair-bench train phase1|phase2|phase3|all --recipe tiny --out DIR [--resume] [--set KEY=VALUE ...]
     abair-bench train adapter --name jpeg --checkpoint IN --out OUT [--recipe R] [--replace]
     abair-bench train estimator --checkpoint IN --out OUT [--recipe R]
+    abair-bench train bench-data --phase 1 --crop 128 --batch 32 --workers 2 [--synthesis device]
 
 Multi-process (DDP): ``torchrun --nproc_per_node N -m bench.cli train ...``. The training code lives in
 :mod:`abair.train`; this module parses arguments and finds the training data a recipe names with
@@ -68,6 +69,22 @@ def add_parser(subparsers) -> None:
     est.add_argument("--out", required=True, help="output model file (.safetensors) or directory")
     _common(est, default_recipe=None)
     est.set_defaults(func=estimator_command)
+    bench = actions.add_parser(
+        "bench-data", help="measure the data pipeline and the optimiser step of a phase: which one bounds training",
+        description="Measure, one after the other in this process, the phase's batches through the training "
+        "data pipeline (workers, pinned memory, synthesis) and the phase's optimiser step on one fixed batch, "
+        "both in samples/s, and say which one bounds training. Nothing is written.")
+    bench.add_argument("--phase", required=True, choices=("1", "2", "3"), help="the training phase")
+    bench.add_argument("--crop", type=int, help="crop size in px (default: the recipe's for that phase)")
+    bench.add_argument("--batch", type=int, help="global batch (default: the recipe's for that phase)")
+    bench.add_argument("--steps", type=int, default=10, help="measured steps of each (after 2 warm-up steps)")
+    bench.add_argument("--adapter", help="Phase II: the adapter whose data is measured (default: the recipe's first)")
+    bench.add_argument("--no-step", action="store_true", help="measure the pipeline only")
+    bench.add_argument("--per-degradation", action="store_true",
+                       help="also time the synthesis of one sample with each degradation operator")
+    bench.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _common(bench)
+    bench.set_defaults(func=bench_data_command)
 
 
 def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> None:
@@ -93,6 +110,10 @@ def data_options(p: argparse.ArgumentParser) -> None:
                    "clean images to synthesise it on (noise=bsd400,wed), hf:<dir> pairs, or a test set; "
                    "repeatable; replaces the recipe's data.train entry")
     p.add_argument("--data-root", help="folder holding the datasets (default $ABAIR_DATA)")
+    p.add_argument("--dataset-path", action="append", metavar="NAME=PATH",
+                   help="read the training set NAME from PATH instead of searching the data root (repeatable)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="train on the complete pairs of a training set with missing files (named in the log)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="data loader processes per training process (default: from the CPU count; 0: load in "
                    "the training process); batches are the same whatever N")
@@ -141,7 +162,10 @@ def _train_data(recipe: dict, args, action: str, only: str | None = None):
     """The recipe's training data found on disk (every missing set named in one line)."""
     from bench.datasets.train_inputs import train_data
 
-    return train_data(recipe, action, args.data_root, only=only)
+    from .run import parse_dataset_paths
+
+    return train_data(recipe, action, args.data_root, parse_dataset_paths(args.dataset_path),
+                      allow_partial=args.allow_partial, only=only)
 
 
 #: recipe keys that change how fast training runs, never what it computes (free to change on resume)
@@ -270,4 +294,42 @@ def estimator_command(args) -> int:
                              device=args.device, progress=not args.no_progress, meta={"command": _command_line()},
                              data=data)
     print(f"estimator: wrote {model_file}")
+    return 0
+
+
+def bench_data_command(args) -> int:
+    import json
+    import os
+
+    import torch
+
+    from abair.train.benchdata import advice, bench_data
+    from abair.train.loader import default_workers
+    from abair.train.loop import default_device
+    from abair.train.recipes import load_recipe
+
+    recipe = _with_data_args(load_recipe(args.recipe, args.overrides), args)
+    phase = f"phase{args.phase}"
+    data = _train_data(recipe, args, phase if phase != "phase2" else "adapter",
+                       only=args.adapter or recipe["model"]["adapters"][0])
+    block = recipe.get("data", {})
+    workers = block.get("workers", default_workers())
+    device = torch.device(args.device or default_device())
+    result = bench_data(recipe, args.phase, args.crop, args.batch, workers, block.get("synthesis", "workers"),
+                        device, args.steps, adapter=args.adapter, data=data, step=not args.no_step,
+                        per_degradation=args.per_degradation)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if args.json:
+        print(json.dumps({**result.as_dict(), "advice": advice(result, cores), "cores": cores,
+                          "threads": torch.get_num_threads()}))
+        return 0
+    print(f"{phase} ({recipe['name']} recipe), crop {result.crop}, batch {result.batch}, {result.workers} workers, "
+          f"synthesis on {'the device' if result.synthesis == 'device' else 'the workers'}, device {result.device}, "
+          f"{cores} cores")
+    print(f"  pipeline alone: {result.pipeline_samples_s:9.1f} samples/s")
+    if result.step_samples_s is not None:
+        print(f"  step alone:     {result.step_samples_s:9.1f} samples/s")
+    for name, ms in result.per_degradation_ms.items():
+        print(f"  synthesis of one {result.crop}x{result.crop} sample, {name:<9} {ms:8.2f} ms")
+    print(f"  {advice(result, cores)}")
     return 0
