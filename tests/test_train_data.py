@@ -350,3 +350,45 @@ def test_bench_data_measures_pipeline_and_step_and_names_the_bound(capsys):
     out = capsys.readouterr().out
     assert "phase2 (tiny recipe), crop 32, batch 2, 0 workers, synthesis on the device" in out
     assert "pipeline alone:" in out and "step alone:" in out
+
+
+def _train_cli(out: Path, clean: Path, nproc: int, *extra: str) -> None:
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
+    cmd = [*(launcher if nproc > 1 else [sys.executable]), "-m", "bench.cli", "train", "phase1", "--out", str(out),
+           "--no-progress", "--device", "cpu", "--clean-data", str(clean), "--workers", "0",
+           *[f"--set={s}" for s in FAST], *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _max_difference(a: Path, b: Path) -> float:
+    from safetensors.torch import load_file
+
+    ta, tb = load_file(str(a)), load_file(str(b))
+    assert ta.keys() == tb.keys()
+    return max(float((ta[k].double() - tb[k].double()).abs().max()) for k in ta)
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_to_float_rounding_and_resume_on_another_world_size(tmp_path):
+    """The sample stream: a torchrun run with 2 processes trains on the same global batches as 1
+    process; the weights differ only by the order DDP sums the two halves' gradients in."""
+    write_corpus(tmp_path / "corpus", 10)
+    _train_cli(tmp_path / "one", tmp_path / "corpus", 1)
+    _train_cli(tmp_path / "two", tmp_path / "corpus", 2)
+    one, two = (tmp_path / d / phases.BACKBONE_FILE for d in ("one", "two"))
+    assert 0 < _max_difference(one, two) < 1e-5
+    # a two-process run stopped after its step-2 checkpoint, resumed by one process
+    import shutil
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tmp_path / "two", mixed)
+    shutil.rmtree(mixed / "phase1" / "state" / "step-00000004")
+    (mixed / phases.BACKBONE_FILE).unlink()
+    state = json.loads((loop.latest_state(mixed / "phase1") / "state.json").read_text())
+    assert state["step"] == 2 and state["world"] == 2
+    _train_cli(mixed, tmp_path / "corpus", 1, "--resume")
+    assert _max_difference(one, mixed / phases.BACKBONE_FILE) < 1e-5
