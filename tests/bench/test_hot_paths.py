@@ -1,4 +1,4 @@
-"""pytest-benchmark suite for the hot paths: adapter merge, blended forward, metrics (issue 8).
+"""pytest-benchmark suite for the hot paths: adapter merge, blended forward, metrics, training-data synthesis.
 
 Not unit tests: every test is marked ``benchmark``, which the unit-test run deselects. Run them with
 ``nox -s bench``, i.e. ``python -m pytest -m benchmark --benchmark-only tests/bench``. The ABAIR
@@ -117,3 +117,23 @@ def test_metrics_batched_pyiqa(benchmark, image_pair):
     protocol = get_protocol("allinone-rgb@pyiqa")
     scores = benchmark(protocol.score_batch, r, c)
     assert len(scores) == 2
+
+
+@pytest.mark.parametrize("name", ["rain", "haze", "noise", "blur", "lowlight", "jpeg", "bitdepth", "snow"])
+def test_synthesis_of_one_training_sample(benchmark, name):
+    """One (3, S, S) float32 training sample degraded by one operator at its default severities
+    (a fresh generator per call, as each sample of the training stream has)."""
+    from abair.degradations import apply, make_generator
+
+    clean = torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    seeds = iter(range(10**9))
+    benchmark(lambda: apply(name, clean, make_generator(next(seeds))))
+
+
+def test_phase1_cutmix_batch_of_8(benchmark):
+    """A Phase-I CutMix batch of 8 samples (crop S) from the embedded pool, per-sample stream."""
+    from abair.train.data import Phase1Data
+
+    data = Phase1Data(SIZE, ["rain", "haze", "noise", "blur", "lowlight"], "cutmix", seed=0)
+    steps = iter(range(10**9))
+    benchmark(lambda: data.batch(next(steps), 0, 8))
