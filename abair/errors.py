@@ -2,7 +2,8 @@
 
 Raise :class:`UserError` for anything a user can fix (a missing file, an unknown name, a wrong
 checkpoint, a size mismatch). The command line prints ``abair-bench: error: <message>`` and exits
-with status 2; nothing else is printed, so the message must name the thing and what to do.
+with status 2; nothing else is printed, so the message must name the thing and what to do. Inside
+the ``abair`` package messages speak of arguments and files, not of ``abair-bench`` flags.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ import difflib
 from collections.abc import Iterable
 
 
-class UserError(Exception):
-    """An error caused by the user's input; its message is shown as one line, without a traceback."""
+class UserError(ValueError):
+    """An error caused by the user's input; its message is shown as one line, without a traceback.
+
+    A :class:`ValueError`, so code that calls the library can catch it as one. Messages name the
+    file, value or option in the library's own terms (never a command-line flag): the command line
+    that called the library adds that context.
+    """
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

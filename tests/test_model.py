@@ -406,7 +406,8 @@ def test_checkpoint_errors_are_one_clear_line(tmp_path):
 
     pickle_file = tmp_path / "model.pth"
     pickle_file.write_bytes(b"\x80\x04\x95" + struct.pack("<Q", 10) + b"junk")
-    with pytest.raises(UserError, match="is truncated or corrupt"):
+    with pytest.raises(UserError, match="is not an ABAIR checkpoint: it is a Python pickle, and ABAIR checkpoints "
+                                        "are safetensors files"):
         ck.load(pickle_file)
 
 

@@ -362,12 +362,15 @@ def test_missing_and_corrupt_files(tmp_path):
     corrupt.write_bytes(b"not a checkpoint" * 8)
     with pytest.raises(UserError) as err:
         make_airnet(checkpoint=str(corrupt))
-    assert str(err.value).startswith(f"checkpoint {corrupt.resolve()} is not a readable PyTorch checkpoint")
+    assert str(err.value) == (f"checkpoint {corrupt.resolve()} is not a checkpoint but a text file (it starts "
+                              "'not a checkpointnot a checkpointnot a ch'); pass the .pth, .ckpt or .safetensors "
+                              "file itself")
     truncated = tmp_path / "truncated.pth"
     good = tmp_path / "good.pth"
     _save_restormer(good, Restormer(**SMALL_RESTORMER))
     truncated.write_bytes(good.read_bytes()[:5000])
-    with pytest.raises(UserError, match="is not a readable PyTorch checkpoint"):
+    with pytest.raises(UserError, match=r"is truncated or corrupt: its zip archive cannot be read \(5000 bytes\); "
+                                        r"download it again$"):
         make_restormer(checkpoint=str(truncated))
     bad_st = tmp_path / "x.safetensors"
     bad_st.write_bytes(b"\x00" * 40)
@@ -399,7 +402,42 @@ def test_pickled_code_is_refused_not_run(tmp_path):
     with pytest.raises(UserError) as err:
         make_restormer(checkpoint=str(path))
     assert not _Trap.fired
-    assert "contains a Python object (" in str(err.value) and "safe loading refuses" in str(err.value)
+    assert "was refused for safety: it contains a Python object (" in str(err.value)
+    assert "safe loading refuses to run code" in str(err.value)
+
+
+class _Shell:
+    """A plain pickle (not torch.save) whose loading would run a shell command."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo should-never-run",))
+
+
+@pytest.mark.parametrize("kind", ["plain-pickle", "html", "empty"])
+def test_refused_checkpoints_are_explained_in_our_words(tmp_path, kind):
+    """Never torch's text ('Re-running torch.load with weights_only set to False ...'), never cut mid-sentence."""
+    import pickle
+
+    path = tmp_path / f"{kind}.pth"
+    content = {"plain-pickle": lambda: pickle.dumps({"params": _Shell()}),
+               "html": lambda: b"<!DOCTYPE html><html><body>404 Not Found</body></html>",
+               "empty": lambda: b""}[kind]()
+    path.write_bytes(content)
+    with pytest.raises(UserError) as err:
+        make_restormer(checkpoint=str(path))
+    message = str(err.value)
+    expected = {
+        "plain-pickle": "was refused for safety: it is a plain Python pickle (not a torch.save archive of tensors), "
+                        "which can carry code, and safe loading reads only tensors; if you trust the file, convert "
+                        "it once to safetensors (see docs/BASELINES.md) and pass that",
+        "html": "is not a checkpoint but an HTML page (a failed download?) (it starts '<!DOCTYPE html><html><body>404 "
+                "Not Found'); pass the .pth, .ckpt or .safetensors file itself",
+        "empty": "is empty (0 bytes); download or copy it again",
+    }[kind]
+    assert message == f"checkpoint {path.resolve()} {expected}"
+    assert "weights_only" not in message and "torch.load" not in message
 
 
 def test_grayscale_restormer_is_refused(tmp_path):

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from abair.errors import UserError
+from abair.filekind import file_kind
 
 from .abair import ABAIR, ABAIRConfig, adapter_of_key, is_adapter_key
 from .adapters import AdapterSpec
@@ -82,6 +83,10 @@ def read_config(path: str | Path) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata()
     except Exception as exc:  # safetensors raises its own error types for bad headers
+        kind = file_kind(path)
+        if kind != "a safetensors file":
+            raise UserError(f"'{path}' is not an ABAIR checkpoint: it is {kind}, and ABAIR checkpoints are "
+                            "safetensors files; pass a file written by abair-bench") from None
         raise UserError(
             f"checkpoint '{path}' is truncated or corrupt (unreadable safetensors header: {_one_line(exc)}); "
             "re-save or re-download it"

@@ -79,7 +79,7 @@ def adapter_specs(adapters: int | Sequence[str] = 5, adapter_type: str = "lora",
         raise unknown_name("adapter type", adapter_type, ADAPTER_TYPES)
     if isinstance(adapters, int):
         if not 0 <= adapters <= len(DEGRADATION_CLASSES):
-            raise UserError(f"--adapters must be 0..{len(DEGRADATION_CLASSES)} (one per degradation class), "
+            raise UserError(f"adapters must be 0..{len(DEGRADATION_CLASSES)} (one per degradation class), "
                             f"got {adapters}")
         names = DEGRADATION_CLASSES[:adapters]
     else:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError
+from abair.filekind import file_kind, preview
 
 __all__ = [
     "ARCHITECTURES", "ArchSpec", "read_checkpoint", "find_state_dict", "strip_common_prefix",
@@ -40,7 +41,12 @@ _EXAMPLES = 3
 
 
 def read_checkpoint(path: str | Path) -> Any:
-    """Read a checkpoint file safely (weights-only unpickling or safetensors) onto the CPU."""
+    """Read a checkpoint file safely (weights-only unpickling or safetensors) onto the CPU.
+
+    A file that cannot be read so is refused with a message in this project's words: refused for
+    safety (a pickle naming a Python object to call, or a plain pickle), empty, truncated, or not a
+    checkpoint at all (text, an HTML page), always with the file's path.
+    """
     import torch
 
     p = Path(path).expanduser()
@@ -52,26 +58,57 @@ def read_checkpoint(path: str | Path) -> Any:
         try:
             return load_file(str(p), device="cpu")
         except Exception as exc:  # safetensors raises its own error types for corrupt headers
-            raise UserError(f"checkpoint {p} is not a readable safetensors file ({_first_line(exc)})") from None
+            raise UserError(f"checkpoint {p} is not a readable safetensors file ({_why_unreadable(p, exc)})") from None
     try:
         return torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:
-        text = str(exc)
-        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        if forbidden:
-            raise UserError(
-                f"checkpoint {p} contains a Python object ({forbidden.group(1)}) that safe loading refuses; "
-                "if you trust the file, convert it once to safetensors (see docs/BASELINES.md) and pass that"
-            ) from None
-        raise UserError(
-            f"checkpoint {p} is not a readable PyTorch checkpoint (corrupt, truncated or another format): "
-            f"{_first_line(exc)}"
-        ) from None
+        raise UserError(explain_load_failure(p, exc)) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:200]
+_TRUST_HINT = ("if you trust the file, convert it once to safetensors (see docs/BASELINES.md) and pass that")
+
+
+def _refused_global(p: Path, text: str) -> str:
+    name = re.search(r"Unsupported global: GLOBAL (\S+)", text).group(1)
+    return (f"checkpoint {p} was refused for safety: it contains a Python object ({name}) that loading would "
+            f"import and call, and safe loading refuses to run code from a file; {_TRUST_HINT}")
+
+
+# (test on torch's error text and the file's kind, our explanation); the first that matches is used
+_LOAD_FAILURES: tuple[tuple[Callable[[str, str], bool], Callable[[Path, str], str]], ...] = (
+    (lambda text, kind: kind == "an empty file", lambda p, text: f"checkpoint {p} is empty (0 bytes); download or copy it again"),
+    (lambda text, kind: "Unsupported global: GLOBAL" in text, _refused_global),
+    (lambda text, kind: kind.startswith(("a text file", "an HTML page")),
+     lambda p, text: f"checkpoint {p} is not a checkpoint but {file_kind(p)} (it starts '{preview(p)}'); "
+                     "pass the .pth, .ckpt or .safetensors file itself"),
+    (lambda text, kind: "Weights only load failed" in text,
+     lambda p, text: f"checkpoint {p} was refused for safety: it is a plain Python pickle (not a torch.save archive "
+                     f"of tensors), which can carry code, and safe loading reads only tensors; {_TRUST_HINT}"),
+    (lambda text, kind: kind.startswith("a zip archive"),
+     lambda p, text: f"checkpoint {p} is truncated or corrupt: its zip archive cannot be read "
+                     f"({p.stat().st_size} bytes); download it again"),
+)
+
+
+def explain_load_failure(p: Path, exc: BaseException) -> str:
+    """Why ``torch.load(p, weights_only=True)`` failed, in one line of our own (see :data:`_LOAD_FAILURES`)."""
+    text, kind = str(exc), file_kind(p)
+    for test, explain in _LOAD_FAILURES:
+        if test(text, kind):
+            return explain(p, text)
+    return f"checkpoint {p} is not a readable PyTorch checkpoint ({_why_unreadable(p, exc)}); download it again"
+
+
+def _why_unreadable(p: Path, exc: BaseException) -> str:
+    """What the file is and the first sentence of the loader's error (whole, never cut mid-word)."""
+    return f"{file_kind(p)}: {first_sentence(exc)}"
+
+
+def first_sentence(exc: BaseException) -> str:
+    """The first sentence of an exception's message on one line (ANSI colour codes removed)."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return sentence or type(exc).__name__
 
 
 def _is_state_dict(obj: Any) -> bool:
