@@ -183,7 +183,7 @@ class FolderMethod(Method):
             problems.append(f"{len(missing)} missing ({_listing(missing, len(missing))})")
         if extra:
             problems.append(f"{len(extra)} extra ({_listing(extra, len(extra))})")
-        hint = "; remove the extra files or set the method's option strict=false" if extra else ""
+        hint = f"; remove the extra files or pass --method-arg {self.name}.strict=false" if extra else ""
         raise UserError(
             f"folder method '{self.name}': {self.folder(dataset)} does not match dataset '{dataset}' "
             f"({len(wanted)} images): {' and '.join(problems)}; expected one <image_id>"
@@ -230,6 +230,11 @@ def parse_spec(spec: str) -> tuple[str, str]:
             f"'folder:{body}' must look like folder:NAME=/path (NAME is the method name in the records)"
         )
     return name.strip(), root.strip()
+
+
+def record_name(spec: str) -> str:
+    """The method name ``folder:NAME=/path`` records: ``NAME`` (``spec`` is the text after ``folder:``)."""
+    return parse_spec(spec)[0]
 
 
 def make_from_spec(spec: str, strict: bool = True) -> FolderMethod:

@@ -13,7 +13,6 @@ class Identity(Method):
         return batch.clone()
 
 
-def make(**options) -> Identity:
-    if options:
-        raise TypeError(f"identity takes no options, got {sorted(options)}")
+def make() -> Identity:
+    """``identity`` takes no option."""
     return Identity()

@@ -190,6 +190,12 @@ class SpandrelMethod(Method):
             return self.descriptor(batch)
 
 
+def spandrel_record_name(path: str) -> str:
+    """The method name a ``spandrel:<path>`` run records: ``spandrel:<file name>`` (the file name, not
+    the path: method names become folder names in saved outputs)."""
+    return f"spandrel:{Path(path).expanduser().resolve().name}"
+
+
 def make_spandrel(path: str | None = None, max_batch: int = 1) -> SpandrelMethod:
     """``spandrel:<path>``: load ``path`` through spandrel (plus spandrel-extra-arches when installed,
     which provides Restormer, MPRNet, MIRNet-v2, ...). The file is read by this project's safe loader
@@ -207,7 +213,7 @@ def make_spandrel(path: str | None = None, max_batch: int = 1) -> SpandrelMethod
     if spandrel_extra_arches is not None:
         spandrel_extra_arches.install(ignore_duplicates=True)
 
-    from .archs.loading import find_state_dict, read_checkpoint, strip_common_prefix
+    from .archs.loading import find_state_dict, first_sentence, read_checkpoint, strip_common_prefix
 
     ckpt = Path(path).expanduser().resolve()
     state_dict = strip_common_prefix(find_state_dict(read_checkpoint(ckpt), ckpt), ("module.", "netG."))
@@ -217,12 +223,11 @@ def make_spandrel(path: str | None = None, max_batch: int = 1) -> SpandrelMethod
         extra = "" if spandrel_extra_arches else " (spandrel-extra-arches is not installed, which adds Restormer and others)"
         raise UserError(f"spandrel does not recognise the architecture of checkpoint {ckpt}{extra}") from None
     except (RuntimeError, KeyError, ValueError) as exc:
-        raise UserError(f"spandrel could not load checkpoint {ckpt}: {str(exc).splitlines()[0][:200]}") from None
+        raise UserError(f"spandrel could not load checkpoint {ckpt}: {first_sentence(exc)}") from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor) or descriptor.scale != 1 or (
         descriptor.input_channels, descriptor.output_channels) != (3, 3):
         raise UserError(
             f"checkpoint {ckpt} is a {descriptor.architecture.name} model (scale {descriptor.scale}, "
             f"{descriptor.input_channels}->{descriptor.output_channels} channels); the benchmark needs a 1x RGB restorer"
         )
-    # the file name, not the path: method names become folder names in saved outputs
-    return SpandrelMethod(f"spandrel:{ckpt.name}", descriptor, ckpt, max_batch=_max_batch(max_batch))
+    return SpandrelMethod(spandrel_record_name(path), descriptor, ckpt, max_batch=_max_batch(max_batch))

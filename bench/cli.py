@@ -29,8 +29,15 @@ COMMAND_MODULES = [
 ]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``abair-bench run: error: ...``), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="abair-bench",
         description="Reproducible benchmark and reference implementation of ABAIR "
         "(adaptive blind all-in-one image restoration).",

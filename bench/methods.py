@@ -6,16 +6,17 @@ Three ways to get a method:
 - ``module:callable`` (any importable factory returning a :class:`baselines.base.Method`);
 - a third-party package's entry point in the group ``abair_bench.methods``.
 
-Options reach the factory as keyword arguments from ``--method-arg NAME.key=value``.
+Options reach the factory as keyword arguments from ``--method-arg NAME.key=value`` (see
+:mod:`bench.method_args`); an option the factory does not take is refused with a did-you-mean.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 from importlib import metadata
 from typing import Any
 
-from abair.errors import UserError
+from abair.errors import UserError, did_you_mean
 
 from .registry import Registry, import_target
 
@@ -50,6 +51,11 @@ for _name, _target, _summary in (
 PREFIX_METHODS: dict[str, str] = {
     "spandrel": "baselines.published:make_spandrel",
     "folder": "baselines.folder:make_from_spec",  # folder:NAME=/path, precomputed outputs
+}
+#: the method name (in the records) of ``PREFIX:<argument>``, known before the method is built
+PREFIX_RECORD_NAMES: dict[str, str] = {
+    "spandrel": "baselines.published:spandrel_record_name",
+    "folder": "baselines.folder:record_name",
 }
 
 # classical restorers (no weights; see baselines/classical and docs/METHODS.md)
@@ -86,43 +92,61 @@ def list_methods() -> list[dict[str, Any]]:
     return rows
 
 
-def parse_method_args(items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``["restormer.checkpoint=/x.pth", "nlm.h=0.8"]`` -> ``{"restormer": {"checkpoint": "/x.pth"}, ...}``.
-
-    Values are parsed as JSON when they parse (numbers, booleans, lists), else kept as strings.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        method, dot, option = key.rpartition(".")
-        if not sep or not dot or not method or not option:
-            raise UserError(f"--method-arg '{item}' must look like METHOD.KEY=VALUE")
+def record_name(name: str) -> str | None:
+    """The method name the records of ``--methods NAME`` carry, when known without building the method:
+    ``NAME`` for a registered method, ``theirs`` for ``folder:theirs=/x``, ``spandrel:x.pth`` for
+    ``spandrel:/w/x.pth``; None for ``module:callable`` and entry points (their ``name`` attribute)."""
+    prefix, _, argument = name.partition(":")
+    if prefix in PREFIX_RECORD_NAMES:
         try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(method, {})[option.replace("-", "_")] = value
-    return out
+            return import_target(PREFIX_RECORD_NAMES[prefix])(argument)
+        except UserError:
+            return None  # a malformed spec: creating the method says what is wrong
+    return name if name in METHODS else None
 
 
-def create_method(name: str, **options: Any):
-    """Instantiate a method by registry name, ``module:callable`` or entry point."""
+def _factory(name: str):
     prefix, _, argument = name.partition(":")
     if prefix in PREFIX_METHODS:
         from functools import partial
 
-        factory = partial(import_target(PREFIX_METHODS[prefix]), argument)
-    elif name in METHODS:
-        factory = METHODS.load(name)
-    elif ":" in name:
-        factory = import_target(name)
-    else:
-        eps = _entry_points()
-        if name in eps:
-            factory = eps[name].load()
-        else:
-            METHODS.entry(name)  # raises the did-you-mean UserError
-            raise AssertionError("unreachable")
+        return partial(import_target(PREFIX_METHODS[prefix]), argument)
+    if name in METHODS:
+        return METHODS.load(name)
+    if ":" in name:
+        return import_target(name)
+    eps = _entry_points()
+    if name in eps:
+        return eps[name].load()
+    METHODS.entry(name)  # raises the did-you-mean UserError
+    raise AssertionError("unreachable")
+
+
+def factory_options(factory) -> list[str] | None:
+    """The keyword options a factory takes, or None when it takes any (``**options``) or cannot be inspected."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+
+
+def _check_options(name: str, factory, options: dict[str, Any]) -> None:
+    accepted = factory_options(factory)
+    if accepted is None:
+        return
+    for option in options:
+        if option not in accepted:
+            takes = f"its options: {', '.join(accepted)}" if accepted else "it takes no option"
+            raise UserError(f"method '{name}' has no option '{option}'{did_you_mean(option, accepted)}; {takes}")
+
+
+def create_method(name: str, **options: Any):
+    """Instantiate a method by registry name, ``module:callable`` or entry point."""
+    factory = _factory(name)
+    _check_options(name, factory, options)
     try:
         method = factory(**options)
     except TypeError as exc:
@@ -136,12 +160,6 @@ def create_method(name: str, **options: Any):
 
 def factory_accepts(name: str, option: str) -> bool:
     """Whether the registered factory of ``name`` takes the keyword ``option`` (e.g. ``checkpoint``)."""
-    import inspect
-
     if name not in METHODS:
         return False
-    try:
-        params = inspect.signature(METHODS.load(name)).parameters
-    except (TypeError, ValueError):
-        return False
-    return option in params
+    return option in (factory_options(METHODS.load(name)) or ())

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 import time
-import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 from abair.errors import UserError
 
+from .run_manifest import start_manifest
 from .store import RunStore
 
 TORCH_SEED = 0
@@ -83,23 +84,44 @@ def _check_device(device: str) -> None:
         raise UserError(f"unknown device '{device}'; use cpu, cuda or cuda:N")
 
 
+def _check_spec(spec: RunSpec) -> None:
+    """Refuse what would silently run something else than asked: no method, a limit of 0 or less, a bad tiling."""
+    if not spec.methods:
+        raise UserError("no method to run; give at least one (see 'abair-bench methods list')")
+    if spec.limit is not None and (isinstance(spec.limit, bool) or not isinstance(spec.limit, int) or spec.limit < 1):
+        raise UserError(f"--limit must be a positive number of images, got {spec.limit!r}")
+    if spec.tile is not None:
+        from .tiling import check_tiling
+
+        check_tiling(spec.tile, spec.tile_overlap, spec.tile_blend)
+
+
 def _make_methods(spec: RunSpec) -> dict[str, Any]:
+    """Build every method with its options; refuse options for no method and two methods with one record name."""
     import inspect
 
-    from .methods import create_method
+    from .method_args import assign, refuse_unmatched
+    from .methods import create_method, factory_accepts, record_name
 
-    methods = {}
+    per_method, unmatched = assign(spec.methods, spec.method_args)
+    if all(record_name(name) for name in spec.methods):  # every record name is known: refuse before building
+        refuse_unmatched(unmatched, spec.methods, [])
+    methods, made_from = {}, {}
     for name in spec.methods:
-        options = dict(spec.method_args.get(name, {}))
-        if spec.checkpoint and "checkpoint" not in options:
-            from .methods import factory_accepts
-
-            if factory_accepts(name, "checkpoint"):
-                options["checkpoint"] = spec.checkpoint
+        options = per_method[name]
+        if spec.checkpoint and "checkpoint" not in options and factory_accepts(name, "checkpoint"):
+            options["checkpoint"] = spec.checkpoint
         method = create_method(name, **options)
+        late = unmatched.pop(method.name, None) if method.name != name else None
+        if late:  # options under a plug-in's record name, known only now
+            method = create_method(name, **options, **late)
+        if method.name in methods:
+            raise UserError(f"methods '{made_from[method.name]}' and '{name}' both record their results as "
+                            f"'{method.name}'; run them into separate --out directories")
         if inspect.ismethod(getattr(method, "to", None)):
             method = method.to(spec.device) or method
-        methods[method.name] = method
+        methods[method.name], made_from[method.name] = method, name
+    refuse_unmatched(unmatched, spec.methods, list(methods))
     return methods
 
 
@@ -109,70 +131,10 @@ def _protocols_for(dataset, spec: RunSpec):
     return [get_protocol(p) for p in (spec.protocols or [dataset.default_protocol])]
 
 
-def _environment(spec: RunSpec) -> dict:
-    from .environment import device_info, git_state, package_versions
-
-    return {"git": git_state(), "versions": package_versions(), "device": device_info(spec.device)}
-
-
-def _start_manifest(store: RunStore, spec: RunSpec, methods, datasets, dist: _Dist) -> dict:
-    """Create or extend the manifest; refuse to mix different method configs in one run directory."""
-    manifest = store.read_manifest() or {
-        "format": "abair-bench-run/1",
-        "run_id": uuid.uuid4().hex[:12],
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "methods": {},
-        "datasets": {},
-        "protocols": {},
-        "invocations": [],
-    }
-    for name, method in methods.items():
-        config = method.config()
-        old = manifest["methods"].get(name)
-        if old is not None and old != _jsonable(config):
-            raise UserError(
-                f"{store.root} already holds method '{name}' with another config ({old} != {config}); "
-                "use a new --out directory"
-            )
-        manifest["methods"][name] = config
-    for name, dataset in datasets.items():
-        info = dataset.describe()
-        old = manifest["datasets"].get(name)
-        if old is not None and old.get("sha256") != info.get("sha256"):
-            raise UserError(
-                f"{store.root} was made with different '{name}' data (hash {old.get('sha256', '?')[:12]} != "
-                f"{info.get('sha256', '?')[:12]}); use a new --out directory"
-            )
-        manifest["datasets"][name] = info
-        for protocol in _protocols_for(dataset, spec):
-            manifest["protocols"][protocol.spec] = protocol.settings()
-    manifest["invocations"].append(
-        {
-            "command": spec.command,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "finished": None,
-            "world_size": dist.world,
-            "seeds": {"torch_manual_seed": TORCH_SEED},
-            "options": {
-                "limit": spec.limit, "device": spec.device, "save_images": spec.save_images,
-                "tile": spec.tile, "tile_overlap": spec.tile_overlap, "tile_blend": spec.tile_blend,
-            },
-            **_environment(spec),
-        }
-    )
-    return manifest
-
-
-def _jsonable(obj):
-    import json
-
-    return json.loads(json.dumps(obj, default=str))
-
-
 def _restore(method, batch, context, spec: RunSpec):
     from .padding import restore_padded
 
-    if spec.tile:
+    if spec.tile is not None:
         from .tiling import restore_tiled
 
         return restore_tiled(method, batch, context, tile=spec.tile, overlap=spec.tile_overlap, blend=spec.tile_blend)
@@ -236,28 +198,32 @@ def _save_png(path: Path, image) -> None:
 
 
 def run(spec: RunSpec):
-    """Execute ``spec``; returns the summary DataFrame (rank 0) or None (other ranks)."""
+    """Execute ``spec``; returns the summary DataFrame (rank 0) or None (other ranks).
+
+    Rank 0 holds the run directory's lock (:mod:`bench.runlock`) from before the manifest is read
+    until the records are merged; a second writer is refused.
+    """
     import torch
 
     from .datasets import get_dataset
 
+    _check_spec(spec)
     _check_device(spec.device)
     dist = _init_distributed()
     torch.manual_seed(TORCH_SEED)
     methods = _make_methods(spec)
     datasets = {name: get_dataset(name, spec.dataset_options) for name in spec.datasets}
     protocols = {name: _protocols_for(ds, spec) for name, ds in datasets.items()}
+    pairs, skipped = _pairs(methods, datasets, dist)
     store = RunStore(spec.out, shard=dist.rank if dist.active else None)
-    manifest = None
-    if dist.rank == 0:
-        manifest = _start_manifest(store, spec, methods, datasets, dist)
-        store.write_manifest(manifest)
-    _barrier(dist)
-    run_id = (manifest or store.read_manifest())["run_id"]
+    with store.lock() if dist.rank == 0 else nullcontext():
+        return _run_locked(spec, store, methods, datasets, protocols, pairs, skipped, dist)
 
-    done = store.done_keys()
-    work = []
-    skipped = []
+
+def _pairs(methods, datasets, dist: _Dist):
+    """``(pairs, skipped)``: the (method, dataset, image ids) to score, each checked by the method
+    (``check``) before anything is written, and the pairs a method cannot score with the reason."""
+    pairs, skipped = [], []
     for method in methods.values():
         for name, dataset in datasets.items():
             reason = method.skip_reason(dataset) if hasattr(method, "skip_reason") else None
@@ -270,27 +236,30 @@ def run(spec: RunSpec):
             check = getattr(method, "check", None)
             if callable(check):
                 check(name, all_ids)  # the whole set, so --limit never makes the other files look "extra"
-            ids = all_ids[: spec.limit] if spec.limit else all_ids
-            specs = [p.spec for p in protocols[name]]
-            for image_id in ids[dist.rank :: dist.world]:
-                todo = [p for p, s in zip(protocols[name], specs, strict=True) if (method.name, name, image_id, s) not in done]
-                if todo:
-                    work.append((method, dataset, image_id, todo))
+            pairs.append((method, name, dataset, all_ids))
+    return pairs, skipped
 
-    images_dir = Path(spec.out) / "images" if spec.save_images else None
-    from tqdm import tqdm
 
-    bar = tqdm(
-        total=len(work), desc=f"rank {dist.rank}" if dist.active else "run", unit="img",
-        disable=not spec.progress, file=sys.stderr, position=dist.rank, leave=True,
-    )
-    for method, dataset, image_id, todo in work:
-        bar.set_postfix_str(f"{method.name} {dataset.name}", refresh=False)
-        pair = dataset.load(image_id)
-        store.writer.append(_score_image(method, dataset, pair, todo, spec, run_id, images_dir))
-        bar.update(1)
-    bar.close()
+def _repair(record_file) -> None:
+    dropped = record_file.repair()
+    if dropped:
+        print(f"abair-bench: dropped the partial last line of {record_file.path} ({dropped} bytes, a write cut "
+              "short); its image is recomputed", file=sys.stderr)
 
+
+def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pairs, skipped, dist: _Dist):
+    manifest = None
+    if dist.rank == 0:
+        _repair(store.records)
+        manifest = start_manifest(store, spec, methods, datasets, protocols, world=dist.world, seed=TORCH_SEED)
+        store.write_manifest(manifest)
+    _barrier(dist)
+    if dist.active:
+        _repair(store.writer)
+    run_id = (manifest or store.read_manifest())["run_id"]
+    done = store.done_keys()
+    work, scope = _plan(spec, pairs, protocols, done, dist)
+    _execute(work, done, store, spec, run_id, dist)
     _barrier(dist)
     if dist.rank != 0:
         return None
@@ -299,11 +268,56 @@ def run(spec: RunSpec):
     manifest["invocations"][-1]["skipped"] = skipped
     manifest["invocations"][-1]["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write_manifest(manifest)
-    return summarise(spec.out, methods=list(methods), datasets=spec.datasets)
+    return summarise(spec.out, scope=scope)
 
 
-def summarise(run_dir, methods=None, datasets=None):
-    """Mean per method x dataset x protocol x metric (and image count) from a run's records."""
+def _plan(spec: RunSpec, pairs, protocols, done: set, dist: _Dist):
+    """``(work, scope)``: the images this rank restores, each with the protocols missing any
+    (protocol, metric) row in ``done``; and the ``(method, dataset, image_id, protocol)`` this
+    invocation covers on all ranks (what the summary counts)."""
+    work, scope = [], set()
+    for method, name, dataset, all_ids in pairs:
+        ids = all_ids[: spec.limit] if spec.limit is not None else all_ids
+        for index, image_id in enumerate(ids):
+            scope.update((method.name, name, image_id, p.spec) for p in protocols[name])
+            if index % dist.world != dist.rank:
+                continue
+            todo = [p for p in protocols[name]
+                    if any((method.name, name, image_id, p.spec, m) not in done for m in p.metrics)]
+            if todo:
+                work.append((method, dataset, image_id, todo))
+    return work, scope
+
+
+def _execute(work, done, store: RunStore, spec: RunSpec, run_id: str, dist: _Dist) -> None:
+    """Restore and score each planned image; append only rows not written before (an image that was
+    incomplete keeps the rows it had)."""
+    from tqdm import tqdm
+
+    from .store import row_key
+
+    images_dir = Path(spec.out) / "images" if spec.save_images else None
+    bar = tqdm(
+        total=len(work), desc=f"rank {dist.rank}" if dist.active else "run", unit="img",
+        disable=not spec.progress, file=sys.stderr, position=dist.rank, leave=True,
+    )
+    for method, dataset, image_id, todo in work:
+        bar.set_postfix_str(f"{method.name} {dataset.name}", refresh=False)
+        pair = dataset.load(image_id)
+        rows = _score_image(method, dataset, pair, todo, spec, run_id, images_dir)
+        store.writer.append([r for r in rows if row_key(r) not in done])
+        bar.update(1)
+    bar.close()
+
+
+def summarise(run_dir, methods=None, datasets=None, scope=None):
+    """Mean per method x dataset x protocol x metric and the number of images it averages (``n``).
+
+    ``methods``/``datasets`` keep only those; ``scope`` (a set of ``(method, dataset, image_id,
+    protocol)``) keeps only the records of those images, so a summary counts what was scored.
+    """
+    import pandas as pd
+
     from .store import load_records
 
     df = load_records(run_dir)
@@ -311,6 +325,11 @@ def summarise(run_dir, methods=None, datasets=None):
         df = df[df["method"].isin(methods)]
     if datasets is not None:
         df = df[df["dataset"].isin(datasets)]
+    if scope is not None and not scope:
+        df = df.iloc[0:0]
+    elif scope is not None:
+        keys = ["method", "dataset", "image_id", "protocol"]
+        df = df[pd.MultiIndex.from_frame(df[keys].astype(str)).isin(list(scope))]
     summary = (
         df.groupby(["method", "dataset", "protocol", "metric"], sort=False)["value"]
         .agg(mean="mean", n="count")

@@ -78,6 +78,16 @@ def axis_weights(size: int, starts: list[int], length: int, overlap: int, blend:
     return profiles
 
 
+def check_tiling(tile: int, overlap: int, blend: str) -> None:
+    """UserError unless ``tile`` (pixels) >= 1, 0 <= ``overlap`` (pixels) < ``tile`` and ``blend`` is known."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise UserError(f"--tile must be a positive number of pixels, got {tile!r}")
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < tile:
+        raise UserError(f"--tile-overlap must be at least 0 and smaller than the tile ({tile}), got {overlap!r}")
+    if blend not in BLENDS:
+        raise UserError(f"--tile-blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+
+
 def restore_tiled(method, batch: torch.Tensor, context, tile: int, overlap: int = 32,
                   blend: str = "linear") -> torch.Tensor:
     """Restore a float (N, 3, H, W) batch in [0, 1] tile by tile; returns (N, 3, H, W).
@@ -95,12 +105,7 @@ def restore_tiled(method, batch: torch.Tensor, context, tile: int, overlap: int 
 
     from .padding import restore_padded
 
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
-        raise UserError(f"--tile must be a positive number of pixels, got {tile!r}")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < tile:
-        raise UserError(f"--tile-overlap must be at least 0 and smaller than the tile ({tile}), got {overlap!r}")
-    if blend not in BLENDS:
-        raise UserError(f"--tile-blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+    check_tiling(tile, overlap, blend)
     n, _, height, width = batch.shape
     if (height <= tile and width <= tile) or not getattr(method, "tileable", True):
         return restore_padded(method, batch, context)

@@ -165,8 +165,13 @@ def test_every_classical_method_is_registered_without_weights():
 
 
 def test_bad_option_is_one_clear_line():
-    with pytest.raises(UserError, match=r"^method 'nlm': bad options \['strength'\]"):
+    with pytest.raises(UserError, match=r"^method 'nlm' has no option 'strength'; its options: sigma, h_factor, "
+                                        r"patch_size, patch_distance$"):
         create_method("nlm", strength=3)
+    with pytest.raises(UserError, match=r"^method 'nlm' has no option 'sigmaa' \(did you mean 'sigma'\?\)"):
+        create_method("nlm", sigmaa=3)
+    with pytest.raises(UserError, match=r"^method 'identity' has no option 'x'; it takes no option$"):
+        create_method("identity", x=1)
     with pytest.raises(UserError, match=r"^method 'dcp': option omega=1.5 is outside \[0.0, 1.0\]$"):
         create_method("dcp", omega=1.5)
     with pytest.raises(UserError, match=r"^method 'dequant': option quantiser='ceil' must be one of floor, round$"):
@@ -297,8 +302,8 @@ def test_folder_check_lists_missing_and_extra_files(tmp_path):
     assert str(err.value) == (
         f"folder method 'theirs': {tmp_path / 'ds'} does not match dataset 'ds' (8 images): "
         "7 missing (img1, img2, img3, img4, img5, ... (7 in all)) and 1 extra (stray); expected one "
-        "<image_id>{.png,.jpg,.jpeg,.tif,.tiff,.bmp,.webp} per image; remove the extra files or set the "
-        "method's option strict=false"
+        "<image_id>{.png,.jpg,.jpeg,.tif,.tiff,.bmp,.webp} per image; remove the extra files or pass "
+        "--method-arg theirs.strict=false"
     )
     create_method(f"folder:theirs={tmp_path}", strict=False)  # extra files allowed, missing still refused
     with pytest.raises(UserError, match=r"7 missing \(img1"):

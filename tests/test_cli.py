@@ -61,3 +61,78 @@ def test_lists(capsys):
     assert main(["datasets", "list"]) == 0
     out = capsys.readouterr().out
     assert "mini-haze+snow" in out and "mini" in out
+
+
+# ------------------------------------------------------------------------------ bad paths: one line, exit 2
+def _bad_paths(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "records.csv").write_text("run_id,method,dat")  # a header cut short
+    return a_file, run_dir
+
+
+@pytest.mark.parametrize("case", ["run-out-file", "run-out-under-file", "run-out-empty", "run-methods-empty",
+                                  "report-out-under-file", "report-out-folder", "report-out-empty",
+                                  "report-exports-file", "report-partial-header", "export-out-file",
+                                  "export-out-under-file", "export-out-empty"])
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path, one_line_error, case):
+    a_file, run_dir = _bad_paths(tmp_path)
+    run = ["run", "--suite", "mini", "--datasets", "mini-derain", "--limit", "1", "--no-progress"]
+    report = ["report", "--runs", str(run_dir), "--no-audit"]
+    export = ["suite", "export", "--suite", "mini", "--datasets", "mini-derain"]
+    argv, expected = {
+        "run-out-file": (run + ["--methods", "identity", "--out", str(a_file)], f"--out {a_file} is a file, not a folder"),
+        "run-out-under-file": (run + ["--methods", "identity", "--out", str(a_file / "x")],
+                               f"--out {a_file / 'x'} lies under {a_file}, which is a file"),
+        "run-out-empty": (run + ["--methods", "identity", "--out", ""], "--out is empty"),
+        "run-methods-empty": (run + ["--methods", "", "--out", str(tmp_path / "r")], "--methods '' names nothing"),
+        "report-out-under-file": (report + ["--out", str(a_file / "r.html")], "lies under"),
+        "report-out-folder": (report + ["--out", str(tmp_path)], f"--out {tmp_path} is a folder; give a file name"),
+        "report-out-empty": (report + ["--out", ""], "--out is empty"),
+        "report-exports-file": (report + ["--out", str(tmp_path / "r.html"), "--exports", str(a_file)],
+                                f"--exports {a_file} is a file, not a folder"),
+        "report-partial-header": (report + ["--out", str(tmp_path / "r.html")], "has no complete header line"),
+        "export-out-file": (export + ["--out", str(a_file)], f"--out {a_file} is a file, not a folder"),
+        "export-out-under-file": (export + ["--out", str(a_file / "x")], "lies under"),
+        "export-out-empty": (export + ["--out", ""], "--out is empty"),
+    }[case]
+    line = one_line_error(argv)
+    assert line.startswith("abair-bench: error: ") and expected in line
+    assert not (tmp_path / "r").exists() and not (tmp_path / "r.html").exists()
+    assert (run_dir / "records.csv").read_text() == "run_id,method,dat"
+
+
+def test_unwritable_out_is_one_line(tmp_path, one_line_error, monkeypatch):
+    import os
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    for argv in (["run", "--suite", "mini", "--methods", "identity", "--out", str(tmp_path / "run")],
+                 ["report", "--runs", str(tmp_path), "--out", str(tmp_path / "r.html")],
+                 ["suite", "export", "--suite", "mini", "--out", str(tmp_path / "x")]):
+        line = one_line_error(argv)
+        assert f"(its nearest existing folder {tmp_path}) is not writable (read-only file system or no permission)" in line
+
+
+def test_write_errors_during_a_write_are_one_line(tmp_path):
+    from abair.errors import UserError
+    from bench.paths import writing
+
+    with pytest.raises(UserError, match=r"^cannot write --out .*x\.html: Read-only file system$"):
+        with writing(tmp_path / "x.html", "--out"):
+            raise OSError(30, "Read-only file system", str(tmp_path / "x.html"))
+
+
+def test_argument_errors_are_one_line(one_line_error):
+    line = one_line_error(["run", "--suite", "mini", "--methods", "identity"])
+    assert line == ("abair-bench run: error: the following arguments are required: --out "
+                    "(see 'abair-bench run --help')")
+
+
+def test_a_bad_out_from_the_shell_has_no_traceback(tmp_path):
+    (tmp_path / "f").write_text("x")
+    done = run_cli("run", "--suite", "mini", "--methods", "identity", "--out", str(tmp_path / "f"))
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"abair-bench: error: --out {tmp_path / 'f'} is a file, not a folder; give a folder path"]

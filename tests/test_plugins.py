@@ -89,7 +89,7 @@ def test_plugin_errors_are_one_clear_line(plugin_dist):
         create_method("nomodule_xyz:make")
     with pytest.raises(UserError, match=r"^'plug-broken' did not return a method \(an object with \.restore\), got int$"):
         create_method("plug-broken")
-    with pytest.raises(UserError, match=r"^method 'plug-brighten': bad options \['strength'\]"):
+    with pytest.raises(UserError, match=r"^method 'plug-brighten' has no option 'strength'"):
         create_method("plug-brighten", strength=1)
 
 

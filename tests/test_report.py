@@ -442,3 +442,47 @@ def test_report_command_line_errors(tmp_path, capsys):
     args = parser.parse_args(["report", "--runs", str(tmp_path), "--out", "r.html", "--grid", "mini-derain"])
     with pytest.raises(UserError, match="--grid 'mini-derain' must look like DATASET:IMAGE_ID"):
         args.func(args)
+
+
+def test_report_counts_the_images_scored_not_the_set(report):
+    from report_methods import LIMIT
+
+    _, result = report
+    html = result.html.read_text()
+    assert "<th>images scored</th>" in html
+    assert f"<td>{LIMIT} of 34</td>" in html and "<td>34</td>" not in html
+
+
+@pytest.mark.parametrize("grid, expected", [
+    (("mini-derian", "astronaut-r0c0"), "--grid mini-derian:astronaut-r0c0: no dataset 'mini-derian' in the runs "
+                                        "(did you mean 'mini-derain'?)"),
+    (("mini-derain", "astronaut-r0c99"), "--grid mini-derain:astronaut-r0c99: no image 'astronaut-r0c99' of "
+                                         "mini-derain in the runs (did you mean"),
+])
+def test_report_refuses_a_grid_image_not_in_the_runs(report, tmp_path, grid, expected):
+    from abair.errors import UserError
+    from bench.report.build import ReportOptions, make_report
+
+    run_dir, _ = report
+    with pytest.raises(UserError) as err:
+        make_report(ReportOptions(runs=[run_dir], out=str(tmp_path / "r.html"), grids=[grid], audit=False))
+    assert str(err.value).startswith(expected)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_never_writes_to_a_run_store(report, tmp_path, capsys):
+    import shutil
+
+    from bench.cli import main
+
+    run_dir, _ = report
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("images"))
+    records = copy / "records.csv"
+    records.write_bytes(records.read_bytes()[:-25])  # the last row cut mid-write
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["report", "--runs", str(copy), "--out", str(tmp_path / "r.html"), "--no-audit", "--n-boot", "100"]) == 0
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ends in a partial line" in err[0]

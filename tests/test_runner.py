@@ -136,15 +136,21 @@ def test_kill_9_mid_run_loses_nothing_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_two_torchrun_ranks_give_the_same_records_as_one_process(tmp_path):
+    """Equal records need equal CPU thread counts (float sums can depend on them): torchrun runs each
+    rank with OMP_NUM_THREADS=1 unless told otherwise, and the tests run single-threaded (conftest)."""
     common = ["run", "--suite", "mini", "--datasets", "mini-derain,mini-denoise-s50", "--methods", "identity",
               "--limit", "5", "--no-progress"]
     assert main(common + ["--out", str(tmp_path / "one")]) == 0
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29561",
                 "-m", "bench.cli"]
-    done = subprocess.run(torchrun + common + ["--out", str(tmp_path / "two")], env=ENV, capture_output=True,
-                          text=True, timeout=300)
+    default_threads = {k: v for k, v in ENV.items() if k != "OMP_NUM_THREADS"}  # torchrun's own default applies
+    done = subprocess.run(torchrun + common + ["--out", str(tmp_path / "two")], env=default_threads,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert comparable(read_records(tmp_path / "two")) == comparable(read_records(tmp_path / "one"))
+    threads = [json.loads((tmp_path / d / "manifest.json").read_text())["invocations"][-1]["threads"]
+               for d in ("one", "two")]
+    assert threads[0]["torch"] == threads[1]["torch"] == 1 and threads[1]["OMP_NUM_THREADS"] == "1"
     shards = sorted((tmp_path / "two" / "shards").glob("*.csv"))
     assert len(shards) == 2
     ids = [{r["image_id"] for r in csv.DictReader(open(s))} for s in shards]
@@ -183,3 +189,146 @@ def test_oracle_without_the_tasks_adapter_is_skipped_and_recorded(tmp_path, caps
     assert skipped == [{"method": "abair-oracle", "dataset": "mini-jpeg-q20",
                         "reason": "the checkpoint has no adapter for jpeg (its adapters: "
                                   + ", ".join(model.adapter_names) + ")"}]
+
+
+# ------------------------------------------------------------------------------ run-store integrity
+ONE_SET = ["run", "--suite", "mini", "--datasets", "mini-derain", "--methods", "identity", "--no-progress"]
+
+
+def test_a_second_run_into_a_locked_directory_is_refused_and_writes_nothing(tmp_path, capsys, one_line_error):
+    import socket
+
+    from bench.runlock import RunLock
+
+    out = tmp_path / "run"
+    assert main(ONE_SET + ["--limit", "2", "--out", str(out)]) == 0
+    before = (out / "records.csv").read_bytes(), (out / "manifest.json").read_bytes()
+    capsys.readouterr()
+    with RunLock(out):  # another run is writing
+        line = one_line_error(ONE_SET + ["--limit", "4", "--out", str(out)])
+    assert f"is being written by another run (pid {os.getpid()} on host {socket.gethostname()})" in line
+    assert ((out / "records.csv").read_bytes(), (out / "manifest.json").read_bytes()) == before
+
+
+def test_an_image_missing_a_row_is_recomputed_on_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(ONE_SET + ["--limit", "3", "--out", str(out)]) == 0
+    path = out / "records.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[-1].split(",")[6] == "ssim"
+    path.write_text("".join(lines[:-1]) + lines[-1][:20])  # the last image's SSIM row cut mid-write
+    kept = read_records(out)[:-1]  # the complete rows
+    assert main(["report", "--runs", str(out), "--out", str(tmp_path / "r.html"), "--no-audit", "--n-boot", "100"]) == 0
+    assert path.read_text() == "".join(lines[:-1]) + lines[-1][:20]  # the report changed nothing
+    capsys.readouterr()
+    assert main(ONE_SET + ["--limit", "3", "--out", str(out)]) == 0
+    assert "dropped the partial last line" in capsys.readouterr().err
+    rows = read_records(out)
+    assert rows[: len(kept)] == kept  # what was there is kept as it was
+    keys = [(r["image_id"], r["metric"]) for r in rows]
+    assert len(rows) == 3 * 2 and len(set(keys)) == 6  # the missing SSIM row is back, no duplicate
+    assert rows[-1]["metric"] == "ssim" and float(rows[-1]["value"]) == float(lines[-1].split(",")[7])
+
+
+def test_limit_must_be_a_positive_integer(tmp_path, one_line_error):
+    from abair.errors import UserError
+    from bench.runner import RunSpec, run
+
+    for bad in ("0", "-1", "-33", "two"):
+        line = one_line_error(ONE_SET + ["--limit", bad, "--out", str(tmp_path / "run")])
+        assert "argument --limit: must be a positive integer" in line
+    with pytest.raises(UserError, match="--limit must be a positive number of images, got 0"):
+        run(RunSpec(out=str(tmp_path / "run"), methods=["identity"], datasets=["mini-derain"], limit=0))
+    assert not (tmp_path / "run").exists()
+
+
+def test_method_args_for_no_method_of_the_run_are_refused(tmp_path, one_line_error):
+    base = ["run", "--suite", "mini", "--datasets", "mini-denoise-s25", "--limit", "1", "--no-progress",
+            "--out", str(tmp_path / "run")]
+    line = one_line_error(base + ["--methods", "nlm", "--method-arg", "nln.sigma=5"])
+    assert line == ("abair-bench: error: --method-arg nln.sigma=...: 'nln' is not a method of this run "
+                    "(did you mean 'nlm'?); --methods has nlm")
+    line = one_line_error(base + ["--methods", "nlm", "--method-arg", "nlm.sigmaa=5"])
+    assert "method 'nlm' has no option 'sigmaa' (did you mean 'sigma'?)" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_method_args_reach_a_plugin_by_its_record_name(tmp_path):
+    sys.path.insert(0, str(TESTS))
+    try:
+        assert main(ONE_SET[:-3] + ["--limit", "1", "--no-progress", "--out", str(tmp_path), "--methods",
+                                    "slow_method:make", "--method-arg", "sleepy.seconds=0"]) == 0
+    finally:
+        sys.path.remove(str(TESTS))
+    assert json.loads((tmp_path / "manifest.json").read_text())["methods"]["sleepy"]["seconds"] == 0
+
+
+def test_folder_options_are_reachable_by_spec_and_by_record_name(tmp_path, capsys, one_line_error):
+    export = tmp_path / "export"
+    assert main(["suite", "export", "--suite", "mini", "--datasets", "mini-derain", "--out", str(export)]) == 0
+    (export / "mini-derain" / "degraded" / "notes.png").write_bytes(b"")  # an extra file
+    spec = f"folder:deg={export}/{{dataset}}/degraded"
+    base = ["run", "--suite", "mini", "--datasets", "mini-derain", "--limit", "1", "--no-progress", "--methods", spec]
+    capsys.readouterr()
+    line = one_line_error(base + ["--out", str(tmp_path / "strict")])
+    assert "pass --method-arg deg.strict=false" in line
+    assert not (tmp_path / "strict").exists()  # refused before anything is written
+    for i, key in enumerate(("deg", spec)):
+        out = tmp_path / f"run{i}"
+        assert main(base + ["--method-arg", f"{key}.strict=false", "--out", str(out)]) == 0
+        assert json.loads((out / "manifest.json").read_text())["methods"]["deg"]["strict"] is False
+
+
+def test_two_methods_with_one_record_name_are_refused(tmp_path, one_line_error):
+    sys.path.insert(0, str(TESTS))
+    try:
+        line = one_line_error(ONE_SET[:-3] + ["--limit", "1", "--out", str(tmp_path / "run"), "--methods",
+                                                      "identity,slow_method:make_identity"])
+    finally:
+        sys.path.remove(str(TESTS))
+    assert line == ("abair-bench: error: methods 'identity' and 'slow_method:make_identity' both record their "
+                    "results as 'identity'; run them into separate --out directories")
+
+
+def test_tiling_is_part_of_the_method_config(tmp_path, capsys, one_line_error):
+    out = tmp_path / "run"
+    assert main(ONE_SET + ["--limit", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    tiling = ["--tile", "64", "--tile-overlap", "16"]
+    line = one_line_error(ONE_SET + ["--limit", "2", *tiling, "--out", str(out)])
+    assert "already holds method 'identity' with another config" in line
+    assert len(read_records(out)) == 2
+    assert "argument --tile: must be a positive integer, got 0" in one_line_error(
+        ONE_SET + ["--limit", "1", "--tile", "0", "--out", str(tmp_path / "zero")])
+    tiled = tmp_path / "tiled"
+    assert main(ONE_SET + ["--limit", "1", *tiling, "--out", str(tiled)]) == 0
+    config = json.loads((tiled / "manifest.json").read_text())["methods"]["identity"]
+    assert config == {"name": "identity", "tiling": {"tile": 64, "overlap": 16, "blend": "linear"}}
+    capsys.readouterr()
+    assert main(ONE_SET + ["--limit", "2", *tiling, "--out", str(tiled)]) == 0  # the same tiling resumes
+
+
+def test_summary_counts_the_images_each_mean_is_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(ONE_SET + ["--limit", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(ONE_SET + ["--limit", "2", "--protocols", "y-bt601", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    header, row = printed[0].split(), printed[2].split()
+    assert header[-1] == "n" and row[-1] == "2"
+    assert "allinone-rgb:psnr" not in printed[0]  # this invocation scored y-bt601 only
+    from bench.runner import summarise
+
+    rows = read_records(out)
+    y = [float(r["value"]) for r in rows if r["protocol"] == "y-bt601" and r["metric"] == "psnr"]
+    summary = summarise(out, scope={("identity", "mini-derain", r["image_id"], "y-bt601") for r in rows})
+    got = summary[(summary["protocol"] == "y-bt601") & (summary["metric"] == "psnr")]
+    assert int(got["n"].iloc[0]) == 2 and got["mean"].iloc[0] == pytest.approx(sum(y) / 2)
+
+
+def test_manifest_records_the_thread_count(tmp_path):
+    import torch
+
+    assert main(ONE_SET + ["--limit", "1", "--out", str(tmp_path)]) == 0
+    threads = json.loads((tmp_path / "manifest.json").read_text())["invocations"][-1]["threads"]
+    assert threads == {"torch": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}

@@ -1,8 +1,32 @@
 """One module per ``abair-bench`` sub-command; each exposes ``add_parser(subparsers)``."""
 
 
-def csv_list(text: str | None) -> list[str] | None:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``; None or empty -> None."""
-    if not text:
+def csv_list(text: str | None, flag: str | None = None, required: bool = False) -> list[str] | None:
+    """``"a,b, c"`` -> ``["a", "b", "c"]``; None -> None.
+
+    An empty list (``""``, ``","``) is None, or, when ``flag`` names the option it came from, a
+    UserError: a flag given with nothing in it is a mistake, not "the default" (``required``: the
+    flag cannot be left out either).
+    """
+    if text is None:
         return None
-    return [item.strip() for item in text.split(",") if item.strip()]
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items and flag:
+        from abair.errors import UserError
+
+        instead = "" if required else f" or leave {flag} out"
+        raise UserError(f"{flag} '{text}' names nothing; give comma-separated names{instead}")
+    return items or None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--limit``, ``--tile``)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value

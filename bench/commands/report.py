@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import csv_list
+from . import csv_list, positive_int
 
 
 def add_parser(sub) -> None:
@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
                    "the best vs the second-best method on each dataset)")
     p.add_argument("--no-audit", action="store_true", help="skip the protocol audit")
     p.add_argument("--audit-protocols", help="comma-separated protocol specs for the audit (default: all available)")
-    p.add_argument("--audit-limit", type=int, metavar="N", help="audit only the first N images of each dataset")
+    p.add_argument("--audit-limit", type=positive_int, metavar="N",
+                   help="audit only the first N images of each dataset (N >= 1)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--ci-method", choices=["bca", "percentile"], default="bca",
@@ -55,14 +56,19 @@ def parse_grid(items: list[str] | None) -> list[tuple[str, str]] | None:
 
 def main(args) -> int:
     from abair.errors import UserError
+    from bench.paths import check_output_dir, check_output_file
     from bench.report.build import ReportOptions, make_report
 
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot} is too few for a 95% interval; use at least 100 (default 2000)")
+    check_output_file(args.out, "--out")
+    if args.exports is not None:
+        check_output_dir(args.exports, "--exports")
     options = ReportOptions(
-        runs=args.runs, out=args.out, tables=csv_list(args.tables), exports=args.exports, protocol=args.protocol,
-        grids=parse_grid(args.grid), compare=[tuple(c) for c in args.compare] if args.compare else None,
-        audit=not args.no_audit, audit_protocols=csv_list(args.audit_protocols), audit_limit=args.audit_limit,
+        runs=args.runs, out=args.out, tables=csv_list(args.tables, "--tables"), exports=args.exports,
+        protocol=args.protocol, grids=parse_grid(args.grid),
+        compare=[tuple(c) for c in args.compare] if args.compare else None, audit=not args.no_audit,
+        audit_protocols=csv_list(args.audit_protocols, "--audit-protocols"), audit_limit=args.audit_limit,
         n_boot=args.n_boot, confidence=args.confidence, seed=args.seed, ci_method=args.ci_method,
         data_root=args.data_root, profiles=args.profiles,
     )

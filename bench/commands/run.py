@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import csv_list
+from . import csv_list, positive_int
 
 
 def add_parser(sub) -> None:
@@ -18,12 +18,13 @@ def add_parser(sub) -> None:
     p.add_argument("--protocols", help="comma-separated protocol specs, e.g. allinone-rgb,y-bt601@pyiqa "
                    "(default: each dataset's own)")
     p.add_argument("--out", required=True, help="run directory (created; an existing one is resumed)")
-    p.add_argument("--limit", type=int, help="score only the first N images of each dataset")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N images of each dataset (N >= 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--save-images", action="store_true", help="write restored PNGs to DIR/images/METHOD/DATASET/")
     p.add_argument("--checkpoint", help="checkpoint for every method that takes one (the abair-* methods)")
     p.add_argument("--method-arg", action="append", metavar="METHOD.KEY=VALUE",
-                   help="an option for one method, e.g. restormer.checkpoint=/w/deraining.pth (repeatable)")
+                   help="an option for one method, e.g. restormer.checkpoint=/w/deraining.pth; METHOD as in "
+                   "--methods or as recorded (folder:theirs=/x -> theirs.strict=false) (repeatable)")
     p.add_argument("--data-root", help="folder holding the real test sets (default $ABAIR_DATA)")
     p.add_argument("--dataset-path", action="append", metavar="NAME=PATH",
                    help="where one dataset lies, overriding discovery (repeatable)")
@@ -31,7 +32,8 @@ def add_parser(sub) -> None:
                    help="score a real set with missing pairs (the missing ids are recorded in the manifest)")
     p.add_argument("--noise-seeding", default="per-image", choices=["per-image", "promptir"],
                    help="test-time noise realisation for the CBSD68 sets (default per-image)")
-    p.add_argument("--tile", type=int, help="tiled inference with tiles of N pixels (large images)")
+    p.add_argument("--tile", type=positive_int, metavar="N",
+                   help="tiled inference with tiles of N pixels (large images); part of each method's config")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in pixels (default 32)")
     p.add_argument("--tile-blend", default="linear", choices=["linear", "gaussian", "none"],
                    help="how overlapping tiles are blended (default linear)")
@@ -54,17 +56,20 @@ def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
 def main(args) -> int:
     from bench.datasets import DATASETS, DatasetOptions, resolve_names
     from bench.datasets.real import validate_dataset_paths
-    from bench.methods import parse_method_args
+    from bench.method_args import parse_method_args
+    from bench.paths import check_output_dir
     from bench.runner import RunSpec, run
 
+    check_output_dir(args.out, "--out")
+    methods = csv_list(args.methods, "--methods", required=True)
     dataset_paths = parse_dataset_paths(args.dataset_path)
     validate_dataset_paths(dataset_paths, DATASETS.names())
     spec = RunSpec(
         out=args.out,
-        methods=csv_list(args.methods) or [],
-        datasets=resolve_names(args.suite, csv_list(args.datasets)),
-        protocols=csv_list(args.protocols),
-        method_args=parse_method_args(args.method_arg),
+        methods=methods,
+        datasets=resolve_names(args.suite, csv_list(args.datasets, "--datasets")),
+        protocols=csv_list(args.protocols, "--protocols"),
+        method_args=parse_method_args(args.method_arg, methods),
         checkpoint=args.checkpoint,
         dataset_options=DatasetOptions(
             data_root=args.data_root,
@@ -88,11 +93,15 @@ def main(args) -> int:
 
 
 def format_summary(summary) -> str:
-    """Mean per method x dataset, one column per protocol:metric."""
-    table = summary.assign(col=summary["protocol"] + ":" + summary["metric"]).pivot_table(
-        index=["method", "dataset"], columns="col", values="mean", sort=False
-    )
-    n = summary.groupby(["method", "dataset"], sort=False)["n"].max()
-    table["n"] = n
-    fmt = {c: ("{:.4f}".format if c.endswith(":ssim") else "{:.2f}".format) for c in table.columns if c != "n"}
+    """Mean per method x dataset, one column per protocol:metric, and the images each mean is over:
+    one ``n`` column when every mean of a row counts the same images, else ``n:PROTOCOL:METRIC`` per mean."""
+    cols = summary.assign(col=summary["protocol"] + ":" + summary["metric"])
+    table = cols.pivot_table(index=["method", "dataset"], columns="col", values="mean", sort=False)
+    counts = cols.pivot_table(index=["method", "dataset"], columns="col", values="n", sort=False)
+    fmt = {c: ("{:.4f}".format if c.endswith(":ssim") else "{:.2f}".format) for c in table.columns}
+    if counts.nunique(axis=1, dropna=True).le(1).all():
+        table["n"] = counts.max(axis=1).astype(int)
+    else:
+        for c in counts.columns:
+            table[f"n:{c}"] = counts[c].astype("Int64")
     return table.to_string(formatters=fmt)

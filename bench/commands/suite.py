@@ -20,23 +20,23 @@ def add_parser(sub) -> None:
 
 
 def export(args) -> int:
-    from pathlib import Path
-
     from PIL import Image
 
     from bench.datasets import DatasetOptions, get_dataset, resolve_names
+    from bench.paths import check_output_dir, writing
 
-    out = Path(args.out)
+    out = check_output_dir(args.out, "--out")
     options = DatasetOptions(data_root=args.data_root)
     total = 0
-    for name in resolve_names(args.suite, csv_list(args.datasets)):
+    for name in resolve_names(args.suite, csv_list(args.datasets, "--datasets")):
         dataset = get_dataset(name, options)
-        for pair in dataset:
-            for kind, image in (("degraded", pair.degraded), ("clean", pair.clean)):
-                path = out / name / kind / f"{pair.image_id}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(image).save(path)
-            total += 1
+        with writing(out, "--out"):
+            for pair in dataset:
+                for kind, image in (("degraded", pair.degraded), ("clean", pair.clean)):
+                    path = out / name / kind / f"{pair.image_id}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(image).save(path)
+                total += 1
         print(f"{name}: {len(dataset)} pairs -> {out / name}")
     print(f"exported {total} pairs to {out}")
     return 0

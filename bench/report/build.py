@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError, unknown_name
+from bench.paths import writing
 
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED
 
@@ -171,9 +172,11 @@ def _manifest_context(runs) -> list[dict[str, Any]]:
                 "device": device or "?", "seeds": json.dumps(inv.get("seeds", {})), "versions": versions or "?",
             })
         datasets = []
+        records = runs.records[runs.records["run"] == label]
         for name, info in (manifest.get("datasets") or {}).items():
             where = info.get("suite") or info.get("layout") or info.get("root") or ""
-            datasets.append({"name": name, "task": info.get("task", "?"), "count": info.get("count", "?"),
+            scored = records.loc[records["dataset"] == name, "image_id"].nunique()
+            datasets.append({"name": name, "task": info.get("task", "?"), "count": f"{scored} of {info.get('count', '?')}",
                              "protocol": info.get("default_protocol", "?"), "sha": str(info.get("sha256", ""))[:16],
                              "where": where})
         out.append({
@@ -226,8 +229,7 @@ def make_report(options: ReportOptions) -> ReportResult:
 
     from . import html
     from .audit import audit as run_audit
-    from .export import export_tables
-    from .grids import InputCache
+    from .grids import InputCache, check_selection
     from .radar import figure_bytes, paper_radar_data, radar_figure, run_radar_data
     from .runs import format_seconds, load_runs
     from .tables import build_table, get_spec, select_specs
@@ -236,6 +238,8 @@ def make_report(options: ReportOptions) -> ReportResult:
         raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
     runs = load_runs(options.runs)
     scored = runs.scored(options.protocol)
+    if options.grids:
+        check_selection(options.grids, runs.records)
     boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
     specs = select_specs(options.tables)
     built = [build_table(spec, scored, **boot) for spec in specs]
@@ -264,9 +268,10 @@ def make_report(options: ReportOptions) -> ReportResult:
         png = figure_bytes(fig, "png")
         radar_ctx.append({"uri": html.data_uri(png), "alt": caption, "caption": caption})
         if exports_dir:
-            exports_dir.mkdir(parents=True, exist_ok=True)
-            (exports_dir / f"{stem}.png").write_bytes(png)
-            (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
+            with writing(exports_dir, "--exports"):
+                exports_dir.mkdir(parents=True, exist_ok=True)
+                (exports_dir / f"{stem}.png").write_bytes(png)
+                (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
             exported += [exports_dir / f"{stem}.png", exports_dir / f"{stem}.svg"]
 
     comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
@@ -287,19 +292,8 @@ def make_report(options: ReportOptions) -> ReportResult:
             audit_note = "no saved restoration could be scored"
 
     if exports_dir:
-        exported += export_tables(built, exports_dir)
-        for i, (_title, png) in enumerate(grid_figs, 1):
-            (exports_dir / f"grid-{i}.png").write_bytes(png)
-            exported.append(exports_dir / f"grid-{i}.png")
-        if audit_result is not None and not audit_result.summary.empty:
-            audit_result.summary.to_csv(exports_dir / "protocol-audit.csv", index=False)
-            exported.append(exports_dir / "protocol-audit.csv")
-        if comps:
-            import pandas as pd
-
-            pd.DataFrame([{"dataset": d, "metric": m, **asdict(c), "win_rate": c.win_rate} for d, m, c in comps]) \
-                .to_csv(exports_dir / "paired-comparisons.csv", index=False)
-            exported.append(exports_dir / "paired-comparisons.csv")
+        with writing(exports_dir, "--exports"):
+            exported += _write_exports(exports_dir, built, grid_figs, audit_result, comps)
 
     scale = runs.scale()
     scale["training"] = {m: format_seconds(s) for m, s in scale.pop("training_seconds").items()}
@@ -323,6 +317,27 @@ def make_report(options: ReportOptions) -> ReportResult:
     }
     context["profiles"] = _profiles_context(options.profiles)
     out = Path(options.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html.render(context), encoding="utf-8")
+    with writing(out, "--out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html.render(context), encoding="utf-8")
     return ReportResult(out, built, comps, audit_result, exported)
+
+
+def _write_exports(exports_dir: Path, built, grid_figs, audit_result, comps) -> list[Path]:
+    """The tables, grids, audit and paired comparisons as files in ``exports_dir``; returns their paths."""
+    from .export import export_tables
+
+    exported = export_tables(built, exports_dir)
+    for i, (_title, png) in enumerate(grid_figs, 1):
+        (exports_dir / f"grid-{i}.png").write_bytes(png)
+        exported.append(exports_dir / f"grid-{i}.png")
+    if audit_result is not None and not audit_result.summary.empty:
+        audit_result.summary.to_csv(exports_dir / "protocol-audit.csv", index=False)
+        exported.append(exports_dir / "protocol-audit.csv")
+    if comps:
+        import pandas as pd
+
+        pd.DataFrame([{"dataset": d, "metric": m, **asdict(c), "win_rate": c.win_rate} for d, m, c in comps]) \
+            .to_csv(exports_dir / "paired-comparisons.csv", index=False)
+        exported.append(exports_dir / "paired-comparisons.csv")
+    return exported

@@ -107,6 +107,21 @@ def median_images(scored: pd.DataFrame, datasets: list[str], metric: str = "psnr
     return out
 
 
+def check_selection(selection: list[tuple[str, str]], records: pd.DataFrame) -> None:
+    """UserError (did-you-mean) unless every ``(dataset, image_id)`` chosen for a grid was scored in the runs."""
+    from abair.errors import did_you_mean
+
+    datasets = sorted(records["dataset"].astype(str).unique())
+    for dataset, image_id in selection:
+        if dataset not in datasets:
+            raise UserError(f"--grid {dataset}:{image_id}: no dataset '{dataset}' in the runs"
+                            f"{did_you_mean(dataset, datasets)}; they have {', '.join(datasets)}")
+        ids = records.loc[records["dataset"] == dataset, "image_id"].astype(str).unique()
+        if image_id not in ids:
+            raise UserError(f"--grid {dataset}:{image_id}: no image '{image_id}' of {dataset} in the runs"
+                            f"{did_you_mean(image_id, ids)}; e.g. {', '.join(sorted(ids)[:3])}")
+
+
 class InputCache:
     """Loads pairs through the dataset registry, one dataset object per name (shared by the audit)."""
 

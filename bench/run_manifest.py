@@ -1,0 +1,97 @@
+"""The run manifest (``DIR/manifest.json``): what reproduces a run directory's records.
+
+One entry per method (its config, tiling included), dataset (content hash, recipe, count) and
+protocol (settings), and one per invocation (command, times, world size, CPU thread count, seeds,
+options, git state, package versions, device). A rerun that would mix another method config or
+other data into the directory is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+
+from abair.errors import UserError
+
+from .store import RunStore
+
+
+def environment(spec) -> dict:
+    from .environment import device_info, git_state, package_versions
+
+    return {"git": git_state(), "versions": package_versions(), "device": device_info(spec.device)}
+
+
+def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protocols: dict, *, world: int,
+                   seed: int) -> dict:
+    """Create or extend the manifest with this invocation; refuse to mix method configs or data in one directory.
+
+    ``protocols`` maps each dataset name to the protocols it is scored under; ``world`` is the number
+    of processes (torchrun ranks), ``seed`` the torch seed.
+    """
+    manifest = store.read_manifest() or {
+        "format": "abair-bench-run/1",
+        "run_id": uuid.uuid4().hex[:12],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "methods": {},
+        "datasets": {},
+        "protocols": {},
+        "invocations": [],
+    }
+    for name, method in methods.items():
+        config = method_config(method, spec)
+        old = manifest["methods"].get(name)
+        if old is not None and old != _jsonable(config):
+            raise UserError(
+                f"{store.root} already holds method '{name}' with another config ({old} != {config}); "
+                "use a new --out directory"
+            )
+        manifest["methods"][name] = config
+    for name, dataset in datasets.items():
+        info = dataset.describe()
+        old = manifest["datasets"].get(name)
+        if old is not None and old.get("sha256") != info.get("sha256"):
+            raise UserError(
+                f"{store.root} was made with different '{name}' data (hash {old.get('sha256', '?')[:12]} != "
+                f"{info.get('sha256', '?')[:12]}); use a new --out directory"
+            )
+        manifest["datasets"][name] = info
+        for protocol in protocols[name]:
+            manifest["protocols"][protocol.spec] = protocol.settings()
+    manifest["invocations"].append(
+        {
+            "command": spec.command,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished": None,
+            "world_size": world,
+            "threads": threads(),
+            "seeds": {"torch_manual_seed": seed},
+            "options": {
+                "limit": spec.limit, "device": spec.device, "save_images": spec.save_images,
+                "tile": spec.tile, "tile_overlap": spec.tile_overlap, "tile_blend": spec.tile_blend,
+            },
+            **environment(spec),
+        }
+    )
+    return manifest
+
+
+def method_config(method, spec) -> dict:
+    """The method's config plus, when its images are cut into tiles, the tiling (it changes the output)."""
+    config = method.config()
+    if spec.tile is not None and getattr(method, "tileable", True):
+        config = {**config, "tiling": {"tile": spec.tile, "overlap": spec.tile_overlap, "blend": spec.tile_blend}}
+    return config
+
+
+def threads() -> dict:
+    """The CPU thread count the records were made with (float results can depend on it)."""
+    import torch
+
+    return {"torch": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
