@@ -88,6 +88,8 @@ def _check_spec(spec: RunSpec) -> None:
     """Refuse what would silently run something else than asked: no method, a limit of 0 or less, a bad tiling."""
     if not spec.methods:
         raise UserError("no method to run; give at least one (see 'abair-bench methods list')")
+    if not str(spec.out).strip():
+        raise UserError("no run directory given (out is empty); give a folder path")
     if spec.limit is not None and (isinstance(spec.limit, bool) or not isinstance(spec.limit, int) or spec.limit < 1):
         raise UserError(f"--limit must be a positive number of images, got {spec.limit!r}")
     if spec.tile is not None:

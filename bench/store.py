@@ -46,7 +46,7 @@ def read_complete(path: Path, quiet: bool = False) -> str:
     if 0 < end < len(data) and not quiet:
         warn(f"{path} ends in a partial line (a write cut short: {len(data) - end} bytes); it is ignored, "
              "and the next run into this directory recomputes its image")
-    return data[:end].decode()
+    return data[:end].decode("utf-8", errors="replace")
 
 
 def _header_of(text: str, path: Path) -> None:
@@ -212,7 +212,11 @@ def load_records(run_dir: str | os.PathLike):
         raise UserError(f"{path} has no complete header line (the file was cut short); rerun 'abair-bench run' "
                         f"into {run_dir} to repair it, or give another run directory")
     _header_of(text, path)
-    df = pd.read_csv(io.StringIO(text), dtype={"image_id": str})
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype={"image_id": str})
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise UserError(f"{path} is damaged ({' '.join(str(exc).split())}); it was not written by "
+                        "'abair-bench run' alone: give another run directory") from None
     duplicated = df.duplicated(list(KEY_COLUMNS))
     if duplicated.any():
         warn(f"{path} holds {int(duplicated.sum())} row(s) repeating the key of an earlier row (method, dataset, "

@@ -240,6 +240,10 @@ def test_limit_must_be_a_positive_integer(tmp_path, one_line_error):
     with pytest.raises(UserError, match="--limit must be a positive number of images, got 0"):
         run(RunSpec(out=str(tmp_path / "run"), methods=["identity"], datasets=["mini-derain"], limit=0))
     assert not (tmp_path / "run").exists()
+    with pytest.raises(UserError, match="no method to run"):
+        run(RunSpec(out=str(tmp_path / "run"), methods=[], datasets=["mini-derain"]))
+    with pytest.raises(UserError, match="no run directory given"):
+        run(RunSpec(out="", methods=["identity"], datasets=["mini-derain"]))
 
 
 def test_method_args_for_no_method_of_the_run_are_refused(tmp_path, one_line_error):

@@ -128,6 +128,13 @@ def test_a_header_cut_short_is_one_line_not_a_pandas_error(tmp_path):
     assert (tmp_path / "records.csv").read_text() == "run_id,meth"
 
 
+def test_a_damaged_records_file_is_one_line_not_a_pandas_error(tmp_path):
+    good = "r,m,d,t,i,p,psnr,1,2,3,4\n"
+    (tmp_path / "records.csv").write_text(",".join(COLUMNS) + "\n" + good + "r,m,d,t,i,p,psnr,1,2,3,4,5,6,7\n")
+    with pytest.raises(UserError, match=r"records.csv is damaged \(Error tokenizing data.*Expected 11 fields in line 3, saw 14"):
+        load_records(tmp_path)
+
+
 def test_rows_repeating_a_key_are_read_once_with_a_warning(tmp_path, capsys):
     f = RecordFile(tmp_path / "records.csv")
     f.append([_row("a", value=1.0), _row("a", "ssim", 0.5)])
