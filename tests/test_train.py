@@ -130,7 +130,7 @@ def test_loss_decreases_on_a_fixed_batch_and_log_has_documented_fields(tmp_path)
         assert r["data_wait_s"] + r["step_s"] <= 1 / r["it_s"] * 1.01
         import resource
 
-        assert 0 < r["peak_mem_mb"] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        assert 0 < r["peak_mem_mb"] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 0.05
     assert [r["seconds"] for r in records] == sorted(r["seconds"] for r in records)
     assert records[-1]["loss"] < 0.8 * records[0]["loss"]
 
@@ -262,7 +262,7 @@ def test_shipped_recipes_load_and_overrides_are_checked():
         r = load_recipe(name)
         assert r["name"] == name and r["model"]["preset"] == name
     assert load_recipe("tiny", ["phase1.steps=7", "phase1.lr=1e-3"])["phase1"]["steps"] == 7
-    with pytest.raises(UserError, match=r"^--set: unknown recipe key 'phase1\.step' \(did you mean 'steps'\?\)$"):
+    with pytest.raises(UserError, match=r"^unknown recipe key 'phase1\.step' \(did you mean 'steps'\?\)$"):
         load_recipe("tiny", ["phase1.step=7"])
     with pytest.raises(UserError, match=r"'phase1\.steps' must be int, got 'many'"):
         load_recipe("tiny", ["phase1.steps=many"])
@@ -286,7 +286,7 @@ def test_phase2_in_two_processes_writes_the_same_adapter_files(trained, tmp_path
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
         steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "phase2" / name / "log.jsonl").open()]
         assert steps[-1] == (4 if name == "lowlight" else 3)
-    with pytest.raises(UserError, match=r"--jobs must be >= 1, got 0"):
+    with pytest.raises(UserError, match=r"the number of adapters trained at a time must be >= 1, got 0"):
         phases.run_phase2(r, tmp_path / "zero", backbone=backbone, device="cpu", progress=False, jobs=0)
 
 
@@ -297,7 +297,8 @@ def test_phase2_without_backbone_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"abair-bench: error: Phase II needs the Phase-I backbone '{tmp_path / 'x' / phases.BACKBONE_FILE}'; "
-        "run 'abair-bench train phase1' with the same --out first, or pass --checkpoint")
+        "train Phase I into the same output directory first, or give the backbone file "
+        "(--checkpoint gives the backbone file; abair-bench train phase1 --out DIR)")
 
 
 @pytest.mark.slow
@@ -461,7 +462,7 @@ def test_replacing_an_adapter_retrains_it_exactly_as_phase2_and_keeps_the_estima
     assert adapter_hashes(changed, ("lowlight",)) == adapter_hashes(base, ("lowlight",))
     assert adapter_hashes(changed, ("noise",)) != adapter_hashes(base, ("noise",))
     assert changed.adapter_names == base.adapter_names
-    with pytest.raises(UserError, match=r"--replace: '.*' has no adapter 'rain' to replace; its adapters: noise, lowlight"):
+    with pytest.raises(UserError, match=r"cannot replace adapter 'rain': '.*' has none; its adapters: noise, lowlight"):
         phases.add_adapter(trained / phases.MODEL_FILE, "rain", r, tmp_path / "x.safetensors", tmp_path / "x.train",
                            device="cpu", progress=False, replace=True)
 

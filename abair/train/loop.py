@@ -247,7 +247,7 @@ def load_state(path: Path, objective: nn.Module, optimizer: torch.optim.Optimize
     if missing or unexpected:
         raise UserError(f"training state '{path}' does not match this phase's model "
                         f"({len(missing)} missing, {len(unexpected)} unexpected tensors); "
-                        "resume with the same recipe and inputs, or start a new --out")
+                        "resume with the same recipe and inputs, or train into a new output directory")
     per_param: dict[int, dict[str, Any]] = {}
     for key, value in optim.items():
         idx, name = key.split(".", 1)
@@ -263,7 +263,7 @@ def load_state(path: Path, objective: nn.Module, optimizer: torch.optim.Optimize
         optimizer.load_state_dict({"state": per_param, "param_groups": groups})
     except ValueError as exc:
         raise UserError(f"training state '{path}' has another optimiser layout ({exc}); "
-                        "resume with the same recipe, or start a new --out") from None
+                        "resume with the same recipe, or train into a new output directory") from None
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     return state

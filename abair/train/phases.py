@@ -140,7 +140,7 @@ def _check_fresh(path: Path, resume: bool) -> bool:
     if path.exists():
         if resume:
             return True
-        raise UserError(f"'{path}' already exists; pass --resume to continue this run or choose another --out")
+        raise UserError(f"'{path}' already exists; resume this run or choose another output directory")
     return False
 
 
@@ -238,10 +238,10 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
     out = Path(out)
     backbone = Path(backbone) if backbone else out / BACKBONE_FILE
     if not backbone.is_file():
-        raise UserError(f"Phase II needs the Phase-I backbone '{backbone}'; run 'abair-bench train phase1' "
-                        "with the same --out first, or pass --checkpoint")
+        raise UserError(f"Phase II needs the Phase-I backbone '{backbone}'; train Phase I "
+                        "into the same output directory first, or give the backbone file")
     if jobs < 1:
-        raise UserError(f"--jobs must be >= 1, got {jobs}")
+        raise UserError(f"the number of adapters trained at a time must be >= 1, got {jobs}")
     device = device or default_device()
     present = load(backbone).adapter_names
     if present:
@@ -253,7 +253,7 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
     tasks = [(recipe, name, out, backbone, resume, device, data, progress) for name in todo]
     if jobs > 1 and info.world == 1 and len(tasks) > 1:
         if torch.device(device).type != "cpu":
-            raise UserError("--jobs > 1 trains adapters in parallel CPU processes; on a GPU use one job")
+            raise UserError("adapters trained in parallel run as CPU processes; on a GPU train one at a time")
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
@@ -328,7 +328,7 @@ def assemble(recipe: dict, out: str | Path, backbone: str | Path | None = None):
     for name in recipe["model"]["adapters"]:
         path = out / "phase2" / name / "adapter.safetensors"
         if not path.is_file():
-            raise UserError(f"Phase III needs adapter '{path}'; run 'abair-bench train phase2' with the same --out")
+            raise UserError(f"Phase III needs adapter '{path}'; train Phase II into the same output directory first")
         load_adapter(model, path)
     return model
 
@@ -404,7 +404,7 @@ def add_adapter(checkpoint: str | Path, name: str, recipe: dict, out: str | Path
     order = list(model.adapter_names)
     if replace:
         if name not in model.adapter_specs:
-            raise UserError(f"--replace: '{checkpoint}' has no adapter '{name}' to replace; its adapters: "
+            raise UserError(f"cannot replace adapter '{name}': '{checkpoint}' has none; its adapters: "
                             f"{', '.join(order) or 'none'}")
         model.remove_adapter(name)
     started = time.time()

@@ -81,7 +81,7 @@ def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
     out = copy.deepcopy(recipe)
     for item in overrides:
         if "=" not in item:
-            raise UserError(f"--set expects key=value (e.g. phase1.steps=100), got '{item}'")
+            raise UserError(f"a recipe override must look like key=value (e.g. phase1.steps=100), got '{item}'")
         key, raw = item.split("=", 1)
         parts = key.strip().split(".")
         schema: Any = SCHEMA
@@ -89,12 +89,12 @@ def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
         for i, part in enumerate(parts):
             if not isinstance(schema, dict) or part not in schema:
                 known = list(schema) if isinstance(schema, dict) else []
-                raise UserError(f"--set: unknown recipe key '{key}'{did_you_mean(part, known)}")
+                raise UserError(f"unknown recipe key '{key}'{did_you_mean(part, known)}")
             schema = schema[part]
             if i < len(parts) - 1:
                 node = node.setdefault(part, {})
         if isinstance(schema, dict):
-            raise UserError(f"--set: '{key}' is a section; set one of its keys ({', '.join(schema)})")
+            raise UserError(f"recipe key '{key}' is a section; set one of its keys ({', '.join(schema)})")
         try:
             node[parts[-1]] = yaml.safe_load(raw)
         except yaml.YAMLError:

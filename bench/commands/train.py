@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
                            help="Phase II: train this many adapters at a time in parallel CPU processes, the "
                            "longest first (the same files as one at a time; e.g. 2 with the tiny recipe's one "
                            "thread per job on 2 cores)")
-        p.set_defaults(func=phase_command)
+        p.set_defaults(func=_with_hints(phase_command))
     adapter = actions.add_parser(
         "adapter", help="add one adapter to a trained model and train it alone (others untouched)",
         description="Add adapter NAME to the model in --checkpoint, train it with everything else frozen "
@@ -60,7 +60,7 @@ def add_parser(subparsers) -> None:
                          help="retrain an adapter the model already has: the new one takes its place and the "
                          "estimator keeps scoring it (no estimator retrain needed)")
     _common(adapter, default_recipe=None)
-    adapter.set_defaults(func=adapter_command)
+    adapter.set_defaults(func=_with_hints(adapter_command))
     est = actions.add_parser(
         "estimator", help="retrain the estimator over every adapter of a model (Phase III)",
         description="Replace the estimator of --checkpoint by a fresh one over all its adapters, train it "
@@ -68,7 +68,7 @@ def add_parser(subparsers) -> None:
     est.add_argument("--checkpoint", required=True, help="the model whose estimator is retrained")
     est.add_argument("--out", required=True, help="output model file (.safetensors) or directory")
     _common(est, default_recipe=None)
-    est.set_defaults(func=estimator_command)
+    est.set_defaults(func=_with_hints(estimator_command))
     bench = actions.add_parser(
         "bench-data", help="measure the data pipeline and the optimiser step of a phase: which one bounds training",
         description="Measure, one after the other in this process, the phase's batches through the training "
@@ -84,7 +84,42 @@ def add_parser(subparsers) -> None:
                        help="also time the synthesis of one sample with each degradation operator")
     bench.add_argument("--json", action="store_true", help="print the result as one JSON object")
     _common(bench)
-    bench.set_defaults(func=bench_data_command)
+    bench.set_defaults(func=_with_hints(bench_data_command))
+
+
+#: the command-line way to do what a training error message asks for (the library names no flags)
+_HINTS = (
+    ("resume this run", "--resume continues it; another --out starts afresh"),
+    ("resume it or choose another output directory", "--resume continues it; another --out starts afresh"),
+    ("train into a new output directory", "--out chooses the directory"),
+    ("give the backbone file", "--checkpoint gives the backbone file"),
+    ("train Phase I into the same output directory", "abair-bench train phase1 --out DIR"),
+    ("train Phase II into the same output directory", "abair-bench train phase2 --out DIR"),
+    ("adapters trained at a time", "--jobs"),
+    ("adapters trained in parallel", "drop --jobs"),
+    ("recipe override", "--set KEY=VALUE"),
+    ("unknown recipe key", "--set KEY=VALUE"),
+)
+
+
+def _with_hints(command):
+    """``command`` with the command-line hint of :data:`_HINTS` appended to a library error."""
+    import functools
+
+    @functools.wraps(command)
+    def run(args):
+        from abair.errors import UserError
+
+        try:
+            return command(args)
+        except UserError as exc:
+            text = str(exc)
+            hints = [hint for key, hint in _HINTS if key in text]
+            if not hints:
+                raise
+            raise UserError(f"{text} ({'; '.join(dict.fromkeys(hints))})") from None
+
+    return run
 
 
 def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> None:
