@@ -70,6 +70,7 @@ def bootstrap_low(values: np.ndarray, n: int = 10000, seed: int = 0) -> float:
     return float(np.percentile(values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1), 2.5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dataset", "margin", "share"), FIVE_TASKS)
 def test_sw_beats_the_degraded_input_on_each_trained_task(model5, tiles, dataset, margin, share):
     degraded, clean = pair(dataset, tiles)
@@ -95,6 +96,7 @@ def test_estimator_top1_at_least_90_percent_on_the_five_tasks(model5, tiles):
     assert correct / total >= 0.90, f"top-1 {correct}/{total}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["mini-jpeg-q20", "mini-4to8bit", "mini-desnow"])
 def test_eight_degradation_model_beats_the_five_degradation_one_on_the_added_tasks(model5, model8, tiles, dataset):
     degraded, clean = pair(dataset, tiles)

@@ -272,6 +272,7 @@ def test_shipped_recipes_load_and_overrides_are_checked():
         load_recipe("tiny", ["phase1.data=mixup"])
 
 
+@pytest.mark.slow
 def test_phase2_in_two_processes_writes_the_same_adapter_files(trained, tmp_path):
     """--jobs 2: adapters trained in parallel processes, longest first, byte for byte as one at a time."""
     from safetensors.torch import load_file
