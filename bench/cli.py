@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproducible benchmark and reference implementation of ABAIR "
         "(adaptive blind all-in-one image restoration).",
     )
-    parser.add_argument("--version", action="version", version="abair-bench 0.1.0")
+    from abair import __version__
+
+    parser.add_argument("--version", action="version", version=f"abair-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(sub)

@@ -85,9 +85,12 @@ def _entry_points() -> dict[str, Any]:
 
 def list_methods() -> list[dict[str, Any]]:
     """One row per known method (registered, then entry points) for ``methods list``."""
+    from baselines.registry import REGISTERED
+
     rows = [{"name": e.name, **e.meta} for e in (METHODS.entry(n) for n in METHODS.names())]
+    rows += [{"name": n, **r.meta} for n, r in sorted(REGISTERED.items()) if n not in METHODS]
     for name, ep in sorted(_entry_points().items()):
-        if name not in METHODS:
+        if name not in METHODS and name not in REGISTERED:
             rows.append({"name": name, "task": "?", "needs": "?", "summary": f"plug-in {ep.value}"})
     return rows
 
@@ -102,7 +105,9 @@ def record_name(name: str) -> str | None:
             return import_target(PREFIX_RECORD_NAMES[prefix])(argument)
         except UserError:
             return None  # a malformed spec: creating the method says what is wrong
-    return name if name in METHODS else None
+    from baselines.registry import REGISTERED
+
+    return name if name in METHODS or name in REGISTERED else None
 
 
 def _factory(name: str):
@@ -115,6 +120,10 @@ def _factory(name: str):
         return METHODS.load(name)
     if ":" in name:
         return import_target(name)
+    from baselines.registry import REGISTERED
+
+    if name in REGISTERED:
+        return REGISTERED[name].factory
     eps = _entry_points()
     if name in eps:
         return eps[name].load()
@@ -154,7 +163,8 @@ def create_method(name: str, **options: Any):
     if not hasattr(method, "restore"):
         raise UserError(f"'{name}' did not return a method (an object with .restore), got {type(method).__name__}")
     if ":" in name or name not in METHODS:
-        method.name = getattr(method, "name", None) or name
+        current = getattr(method, "name", None)
+        method.name = name if current in (None, "", "method") else current
     return method
 
 

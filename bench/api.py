@@ -1,0 +1,119 @@
+"""The Python API: the command line's main jobs as functions, for notebooks and scripts.
+
+::
+
+    import bench
+
+    df = bench.evaluate(methods=["identity", "abair-sw"], datasets=["mini-derain"])   # records
+    df = bench.evaluate(methods=["nlm"], suite="mini", out="runs/nlm")               # + a run store
+    runs = bench.load_runs(["runs/nlm"])                                             # records + manifests
+    bench.make_report(["runs/nlm"], "runs/nlm/report.html")                          # the HTML report
+
+Every function raises :class:`abair.errors.UserError` (a ``ValueError``) with one readable line on
+bad input, exactly where the command line would print it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def evaluate(methods: Sequence[str], datasets: Sequence[str] | None = None, protocols: Sequence[str] | None = None,
+             out: str | os.PathLike | None = None, *, suite: str | None = None,
+             method_args: Mapping[str, Mapping[str, Any]] | None = None, checkpoint: str | None = None,
+             data_root: str | None = None, dataset_paths: Mapping[str, str] | None = None, limit: int | None = None,
+             device: str = "cpu", save_images: bool = False, tile: int | None = None, tile_overlap: int = 32,
+             allow_partial: bool = False, noise_seeding: str = "per-image", progress: bool = False):
+    """Restore and score every image of ``datasets`` (or of ``suite``) with every method; returns the
+    records as a pandas DataFrame (one row per method, dataset, image, protocol and metric, the
+    columns of ``records.csv``).
+
+    ``out``: the run directory to write (records, manifest, images with ``save_images``); it resumes
+    when it already holds this run, exactly as ``abair-bench run --out``. Without ``out`` the run is
+    made in a temporary directory that is removed afterwards. ``method_args``: options per method,
+    ``{"nlm": {"h_factor": 0.7}}`` (a method as written in ``methods`` or its record name).
+    ``protocols``: None scores each set with its default protocol. The other arguments are those of
+    ``abair-bench run`` (see its ``--help``).
+    """
+    from abair.errors import UserError
+
+    from .datasets import DATASETS, DatasetOptions, resolve_names
+    from .datasets.real import validate_dataset_paths
+    from .runner import RunSpec, run
+    from .store import load_records
+
+    methods = _names(methods, "methods")
+    if not methods:
+        raise UserError("evaluate: give at least one method")
+    if datasets is None and suite is None:
+        raise UserError("evaluate: give datasets=[...] or suite=NAME")
+    paths = dict(dataset_paths or {})
+    validate_dataset_paths(paths, DATASETS.names())
+    options = DatasetOptions(data_root=data_root, dataset_paths=paths, noise_seeding=noise_seeding,
+                             allow_partial=allow_partial)
+    with _run_dir(out) as directory:
+        spec = RunSpec(out=str(directory), methods=methods,
+                       datasets=resolve_names(suite, _names(datasets, "datasets") if datasets is not None else None),
+                       protocols=_names(protocols, "protocols") if protocols is not None else None,
+                       method_args={k: dict(v) for k, v in (method_args or {}).items()}, checkpoint=checkpoint,
+                       dataset_options=options, limit=limit, device=device, save_images=save_images, tile=tile,
+                       tile_overlap=tile_overlap, progress=progress,
+                       command=f"bench.evaluate(methods={methods!r}, datasets={datasets!r}, suite={suite!r})")
+        run(spec)
+        return load_records(directory)
+
+
+def load_runs(dirs: str | os.PathLike | Sequence[str | os.PathLike]):
+    """Read run directories (read-only): a :class:`bench.report.runs.Runs` with ``records`` (one
+    DataFrame, every run's rows) and ``manifests`` (run directory -> manifest dict)."""
+    from .report.runs import load_runs as _load
+
+    return _load([dirs] if isinstance(dirs, str | os.PathLike) else list(dirs))
+
+
+def make_report(runs: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike, **options) -> Path:
+    """Write the HTML report of run directories to ``out``; returns its path. ``options`` are the
+    fields of :class:`bench.report.build.ReportOptions` (``tables``, ``protocol``, ``grids``,
+    ``compare``, ``audit``, ``data_root``, ``title``...)."""
+    from .report.build import ReportOptions
+    from .report.build import make_report as _make
+
+    dirs = [runs] if isinstance(runs, str | os.PathLike) else list(runs)
+    result = _make(ReportOptions(runs=[str(d) for d in dirs], out=str(out), command="bench.make_report(...)",
+                                 **options))
+    return Path(result.html)
+
+
+def _names(items, what: str) -> list[str]:
+    from abair.errors import UserError
+
+    if isinstance(items, str):
+        items = [s.strip() for s in items.split(",")]
+    names = [str(i) for i in items if str(i).strip()]
+    if not names:
+        raise UserError(f"evaluate: {what} is empty")
+    return names
+
+
+class _run_dir:
+    """``out`` as a Path, or a temporary directory removed on exit."""
+
+    def __init__(self, out):
+        self.out, self.tmp = out, None
+
+    def __enter__(self) -> Path:
+        if self.out is not None:
+            from .paths import check_output_dir
+
+            check_output_dir(str(self.out), "out")
+            return Path(self.out)
+        self.tmp = tempfile.TemporaryDirectory(prefix="abair-bench-")
+        return Path(self.tmp.name) / "run"
+
+    def __exit__(self, *exc) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
