@@ -128,9 +128,11 @@ def _make_methods(spec: RunSpec) -> dict[str, Any]:
 
 
 def _protocols_for(dataset, spec: RunSpec):
-    from .protocols import get_protocol
+    from .protocols import RUNNER_BACKEND, get_protocol
 
-    return [get_protocol(p) for p in (spec.protocols or [dataset.default_protocol])]
+    # a bare protocol name is scored by the exact torch backend (same numbers as the scikit-image
+    # reference, same spec); name@skimage selects the reference itself
+    return [get_protocol(p, default_backend=RUNNER_BACKEND) for p in (spec.protocols or [dataset.default_protocol])]
 
 
 def _restore(method, batch, context, spec: RunSpec):

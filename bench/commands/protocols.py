@@ -13,7 +13,8 @@ def add_parser(subparsers) -> None:
         "protocols",
         help="list the metric protocols (colour space, crop, rounding, SSIM window, backend)",
         description="Metric protocols fix every setting that changes a PSNR/SSIM number. "
-        "Append @pyiqa to a name (e.g. allinone-rgb@pyiqa) to compute it with pyiqa, batched on the GPU.",
+        "Append @torch (exact, batched, on the device; what 'abair-bench run' uses for a bare name), "
+        "@skimage (the reference) or @pyiqa (pyiqa's functions; measured deviations) to a name.",
     )
     actions = parser.add_subparsers(dest="protocols_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="one line per protocol; --json for every setting")
@@ -33,6 +34,6 @@ def list_command(args: argparse.Namespace) -> int:
     width = max(len(p.spec) for p in protocols)
     for p in protocols:
         print(f"{p.spec:<{width}}  {p.summary}")
-    backends = ", ".join(f"@{name}" for name in BACKENDS.names() if name != "skimage")
-    print(f"\nbackends: skimage (default, the reference); append {backends} to a name for the batched GPU variant")
+    print("\nbackends: " + "; ".join(f"@{name}: {BACKENDS.entry(name).meta.get('summary', '')}" for name in BACKENDS.names()))
+    print("abair-bench run scores a bare name with @torch (exact: same numbers and spec as @skimage)")
     return 0

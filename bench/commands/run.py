@@ -16,7 +16,11 @@ def add_parser(sub) -> None:
     p.add_argument("--datasets", help="comma-separated dataset names (all of the suite if omitted)")
     p.add_argument("--methods", required=True, help="comma-separated method names (see 'abair-bench methods list')")
     p.add_argument("--protocols", help="comma-separated protocol specs, e.g. allinone-rgb,y-bt601@pyiqa "
-                   "(default: each dataset's own)")
+                   "(default: each dataset's own; a bare name is scored by the exact torch backend, "
+                   "name@skimage by the scikit-image reference)")
+    p.add_argument("--metric-weights", metavar="DIR",
+                   help="local weights for learned metrics (the lpips protocol), laid out like torch's hub "
+                   "cache: DIR/pyiqa/..., DIR/checkpoints/...; nothing is downloaded")
     p.add_argument("--out", required=True, help="run directory (created; an existing one is resumed)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N images of each dataset (N >= 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -61,6 +65,10 @@ def main(args) -> int:
     from bench.runner import RunSpec, run
 
     check_output_dir(args.out, "--out")
+    if args.metric_weights is not None:
+        from bench.protocols.learned import set_weights_dir
+
+        set_weights_dir(args.metric_weights)
     methods = csv_list(args.methods, "--methods", required=True)
     dataset_paths = parse_dataset_paths(args.dataset_path)
     validate_dataset_paths(dataset_paths, DATASETS.names())

@@ -6,7 +6,10 @@ and covariance estimator, and the library (backend) that computes the numbers. I
 under different conventions never land in the same table cell unnoticed.
 
 Protocols are the rows of :data:`_TABLE` below; backends are looked up in :data:`BACKENDS`
-(imported lazily: listing protocols imports neither numpy-heavy libraries nor pyiqa).
+(imported lazily: listing protocols imports neither numpy-heavy libraries nor pyiqa). A backend
+that computes a protocol's numbers exactly (scikit-image, the reference, and the project's own
+torch implementation, equal to it within the maxima measured in docs/PROTOCOLS.md) leaves the spec
+at the plain name; any other (``@pyiqa``) is part of the spec.
 
 Image conventions (see :mod:`abair.imageops`): arrays are HxWx3 RGB, ``uint8`` 0..255 or float in
 [0, 1]; tensors are NCHW float in [0, 1].
@@ -28,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-__all__ = ["BACKENDS", "PROTOCOL_NAMES", "Protocol", "get_protocol", "list_protocols"]
+__all__ = ["BACKENDS", "PROTOCOL_NAMES", "RUNNER_BACKEND", "Protocol", "get_protocol", "list_protocols"]
 
 LIST_COMMAND = "abair-bench protocols list"
 
@@ -37,15 +40,19 @@ LIST_COMMAND = "abair-bench protocols list"
 BACKENDS = Registry("metric backend", LIST_COMMAND)
 BACKENDS.register("skimage", "bench.protocols.skimage_backend:BACKEND",
                   summary="scikit-image on numpy float64, one image at a time (the reference)")
+BACKENDS.register("torch", "bench.protocols.torch_backend:BACKEND",
+                  summary="the project's exact implementation on torch float64, batched, on the tensors' device")
 BACKENDS.register("pyiqa", "bench.protocols.pyiqa_backend:BACKEND",
                   summary="pyiqa functions on torch float64, batched, on the tensors' device (GPU)")
+#: the backend ``abair-bench run`` scores with when a spec names none (exact, batched, on the device)
+RUNNER_BACKEND = "torch"
 
-COLOURS = ("rgb", "y-bt601")
+COLOURS = ("rgb", "y-bt601", "y-basicsr")
 SSIM_WINDOWS = ("uniform", "gaussian")
 
 
 def _higher_is_better() -> dict[str, bool]:
-    return {"psnr": True, "ssim": True}
+    return {"psnr": True, "ssim": True, "lpips": False}
 
 
 @dataclass(frozen=True)
@@ -54,18 +61,22 @@ class Protocol:
 
     Fields (all of them go into :meth:`settings` and the run manifest):
 
-    - ``colour``: ``"rgb"`` (floats in [0, 1], data range 1) or ``"y-bt601"`` (BT.601 studio-range
-      luma on the 8-bit scale, 16..235, data range 255).
+    - ``colour``: ``"rgb"`` (floats in [0, 1], data range 1), ``"y-bt601"`` (BT.601 studio-range
+      luma as MATLAB's ``rgb2ycbcr`` computes it on a uint8 image: integer levels 16..235, data range
+      255) or ``"y-basicsr"`` (the same luma as BasicSR's ``to_y_channel``: unrounded, float32
+      precision, 16..235, data range 255). Both lumas take the 8-bit-rounded RGB.
     - ``input_crop_multiple``: both images are centre-cropped so H and W are multiples of this
       *before* the method runs (:meth:`prepare_pair`); 1 = no crop.
     - ``border``: pixels shaved from each side before scoring.
-    - ``round_to_uint8``: the restored RGB is rounded to 8-bit levels (as a saved PNG would be)
-      and the scored channels are rounded to 8-bit levels of their data range.
+    - ``round_to_uint8``: the restored RGB is rounded to 8-bit levels, half to even (as a saved PNG
+      would be); required by the luma colours (their references take uint8 images).
     - ``ssim_window`` / ``ssim_size`` / ``ssim_sigma``: ``"uniform"`` ``size x size`` or ``"gaussian"``
       ``size x size`` with standard deviation ``sigma`` (pixels).
     - ``ssim_sample_covariance``: local variances/covariance divided by N-1 (skimage default) instead
       of N (Wang et al. 2004).
-    - ``backend``: ``"skimage"`` (reference) or ``"pyiqa"``.
+    - ``backend``: the library that computes the numbers (``"skimage"``, ``"torch"``, ``"pyiqa"``).
+    - ``exact_backends``: the backends that compute this protocol's numbers exactly, the reference
+      first; under them the spec is the plain name.
     """
 
     name: str
@@ -80,6 +91,7 @@ class Protocol:
     ssim_sample_covariance: bool
     backend: str = "skimage"
     metrics: tuple[str, ...] = ("psnr", "ssim")
+    exact_backends: tuple[str, ...] = ("skimage", "torch")
     higher_is_better: dict = field(default_factory=_higher_is_better, hash=False)
 
     def __post_init__(self):
@@ -92,6 +104,8 @@ class Protocol:
             (self.input_crop_multiple >= 1, "input_crop_multiple must be >= 1"),
             (self.border >= 0, "border must be >= 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS.names()}"),
+            (self.colour == "rgb" or self.round_to_uint8, "a luma colour needs round_to_uint8 (8-bit input)"),
+            (set(self.exact_backends) <= set(BACKENDS.names()), "exact_backends must be backends"),
             (set(self.metrics) <= set(self.higher_is_better), "every metric needs a direction"),
         ]
         for ok, message in checks:
@@ -101,14 +115,20 @@ class Protocol:
     # ---------------------------------------------------------------- identity
     @property
     def spec(self) -> str:
-        """The string stored in every record: the name, plus ``@backend`` unless it is skimage."""
-        return self.name if self.backend == "skimage" else f"{self.name}@{self.backend}"
+        """The string stored in every record: the name, plus ``@backend`` unless that backend is exact."""
+        return self.name if self.backend in self.exact_backends else f"{self.name}@{self.backend}"
+
+    @property
+    def label(self) -> str:
+        """The name, plus ``@backend`` unless it is the reference: names how the numbers were computed."""
+        return self.name if self.backend == self.exact_backends[0] else f"{self.name}@{self.backend}"
 
     def settings(self) -> dict[str, Any]:
-        """Every field (plus ``spec``) as a JSON-serialisable dict, for the manifest."""
-        out: dict[str, Any] = {"spec": self.spec}
+        """Every field (plus ``spec`` and ``label``) as a JSON-serialisable dict, for the manifest."""
+        out: dict[str, Any] = {"spec": self.spec, "label": self.label}
         out.update(dataclasses.asdict(self))
         out["metrics"] = list(self.metrics)
+        out["exact_backends"] = list(self.exact_backends)
         return out
 
     # ---------------------------------------------------------------- scoring
@@ -157,8 +177,8 @@ class Protocol:
     def score_batch(self, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
         """Score a batch: NCHW float tensors in [0, 1] -> one ``{"psnr", "ssim"}`` dict per image.
 
-        ``clean`` must hold 8-bit levels (k/255, as it comes from a uint8 image). The pyiqa backend
-        computes on the tensors' device in one batched call; the skimage backend loops on the CPU.
+        ``clean`` must hold 8-bit levels (k/255, as it comes from a uint8 image). The torch and pyiqa
+        backends compute on the tensors' device in one batched call; the skimage backend loops on the CPU.
         """
         if tuple(restored.shape) != tuple(clean.shape):
             raise UserError(
@@ -176,7 +196,7 @@ class Protocol:
 
     def _check_window(self, height: int, width: int) -> None:
         h, w = height - 2 * self.border, width - 2 * self.border
-        if min(h, w) < self.ssim_size:
+        if "ssim" in self.metrics and min(h, w) < self.ssim_size:
             raise UserError(
                 f"protocol {self.spec}: image of {height}x{width} pixels (border {self.border}) is smaller "
                 f"than the {self.ssim_size}x{self.ssim_size} SSIM window; SSIM needs at least "
@@ -217,9 +237,10 @@ _TABLE: tuple[Protocol, ...] = (
     ),
     Protocol(
         name="y-bt601",
-        summary="luma Y = 16 + 65.481R + 128.553G + 24.966B (BT.601 studio range, MATLAB rgb2ycbcr) of the "
-        "8-bit-rounded output, rounded; PSNR data range 255; SSIM 11x11 Gaussian sigma 1.5, population "
-        "covariance, float64 (Wang et al.); full image, no border (Restormer deraining, SwinIR style)",
+        summary="luma Y = 16 + 65.481R + 128.553G + 24.966B (BT.601 studio range) of the 8-bit-rounded output "
+        "as MATLAB's rgb2ycbcr computes it on uint8 (double precision, rounded half away from zero); PSNR "
+        "data range 255; SSIM 11x11 Gaussian sigma 1.5, population covariance, valid region, float64 "
+        "(Wang's SSIM_index); full image, no border (Restormer's MATLAB deraining evaluation)",
         colour="y-bt601",
         input_crop_multiple=1,
         border=0,
@@ -229,34 +250,67 @@ _TABLE: tuple[Protocol, ...] = (
         ssim_sigma=1.5,
         ssim_sample_covariance=False,
     ),
+    Protocol(
+        name="basicsr-y",
+        summary="BasicSR's Python calculate_psnr/calculate_ssim(test_y_channel=True, crop_border=0): the same "
+        "luma of the 8-bit-rounded output, unrounded in float32 (to_y_channel); PSNR data range 255; SSIM "
+        "11x11 Gaussian sigma 1.5, population covariance, valid region (BasicSR's _ssim), float64",
+        colour="y-basicsr",
+        input_crop_multiple=1,
+        border=0,
+        round_to_uint8=True,
+        ssim_window="gaussian",
+        ssim_size=11,
+        ssim_sigma=1.5,
+        ssim_sample_covariance=False,
+    ),
+    Protocol(
+        name="lpips",
+        summary="LPIPS v0.1 (AlexNet) through pyiqa on the RGB output in [0,1], both images centre-cropped to "
+        "a multiple of 16 as allinone-rgb (lower is better); needs local weights: --metric-weights DIR",
+        colour="rgb",
+        input_crop_multiple=16,
+        border=0,
+        round_to_uint8=False,
+        ssim_window="uniform",
+        ssim_size=7,
+        ssim_sigma=None,
+        ssim_sample_covariance=True,
+        backend="pyiqa",
+        metrics=("lpips",),
+        exact_backends=("pyiqa",),
+    ),
 )
 _BY_NAME = {p.name: p for p in _TABLE}
 PROTOCOL_NAMES: tuple[str, ...] = tuple(_BY_NAME)
 
 
 def list_protocols() -> list[Protocol]:
-    """The protocols with the reference (skimage) backend, in table order."""
+    """The protocols with their reference backend, in table order."""
     return list(_TABLE)
 
 
-def get_protocol(spec: str) -> Protocol:
+def get_protocol(spec: str, *, default_backend: str | None = None) -> Protocol:
     """``"name"`` or ``"name@backend"`` -> :class:`Protocol`; :class:`UserError` for unknown parts.
 
-    Selecting a backend whose library is missing (``@pyiqa`` without pyiqa) is a UserError telling
-    how to install it. The library itself is imported only when scoring starts.
+    A bare name takes ``default_backend`` when that backend computes the protocol exactly (the
+    runner passes :data:`RUNNER_BACKEND`), else the reference backend. Selecting a backend whose
+    library (or, for a learned metric, whose local weights) is missing is a UserError saying what
+    to install or download. The library itself is imported only when scoring starts.
     """
     name, _, backend = spec.strip().partition("@")
     if name not in _BY_NAME:
         raise unknown_name("protocol", name, PROTOCOL_NAMES, LIST_COMMAND)
     base = _BY_NAME[name]
-    backend = backend or "skimage"
+    if not backend:
+        backend = default_backend if default_backend in base.exact_backends else base.backend
     if backend not in BACKENDS:
         raise unknown_name("metric backend", backend, BACKENDS.names())
+    impl = BACKENDS.load(backend)
+    problem = impl.missing(base)
+    if problem:
+        raise UserError(f"protocol {name}@{backend}: {problem}")
     if backend == base.backend:
         return base
-    impl = BACKENDS.load(backend)
-    problem = impl.missing()
-    if problem:
-        raise UserError(f"protocol {spec}: {problem}")
     summary = f"{base.summary}. Backend {backend}: {impl.deviation(base)}"
     return dataclasses.replace(base, backend=backend, summary=summary)

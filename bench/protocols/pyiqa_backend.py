@@ -9,8 +9,12 @@ What it calls and how it differs from the scikit-image reference (measured in
 - PSNR: ``pyiqa.archs.psnr_arch.psnr`` with ``eps=0``: equal to skimage to floating-point precision,
   ``inf`` for identical images. (pyiqa's default ``eps=1e-8`` is added to the MSE and lowers PSNR by
   10*log10(1 + eps/MSE) ~ 4.34*eps/MSE dB: 3e-5 dB at 28 dB, 4e-4 dB at 40 dB, 4e-3 dB at 50 dB.)
-- Y channel: ``pyiqa.utils.color_util.to_y_channel(x, 1.0, "ycbcr") * 255``: the same BT.601
-  studio-range luma; rounding is done here, half-to-even like numpy.
+- Y channel: ``pyiqa.utils.color_util.to_y_channel(x, 255, "ycbcr")`` for ``y-bt601`` (pyiqa
+  rounds it, half to even) and ``to_y_channel(x, 1, "ycbcr") * 255`` unrounded for ``basicsr-y``:
+  the same BT.601 formula, but with the weights of a float32 tensor (65.481 becomes
+  65.48100280761719...), so Y differs from MATLAB's and BasicSR's by up to ~1e-3 levels and its
+  rounding from MATLAB's on a few RGB triples (counted in docs/PROTOCOLS.md).
+- LPIPS (the ``lpips`` protocol): pyiqa's LPIPS network from local weights (:mod:`.learned`).
 - SSIM: ``pyiqa.archs.ssim_arch.ssim`` with an explicit float64 window (uniform, or a Gaussian
   built like scipy's) and no downsampling. Two things pyiqa cannot switch off or on:
   it clamps the contrast-structure term at 0 (``relu``), which changes SSIM only where the
@@ -29,8 +33,9 @@ from typing import TYPE_CHECKING
 
 from abair.errors import UserError
 
+from .torch_backend import BatchedBackend
+
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import torch
 
     from . import Protocol
@@ -53,7 +58,12 @@ def _pyiqa():
     return psnr, ssim, to_y_channel
 
 
-def _y_bt601(x: torch.Tensor) -> torch.Tensor:
+def _y_rounded(x: torch.Tensor) -> torch.Tensor:
+    _, _, to_y_channel = _pyiqa()
+    return to_y_channel(x, 255.0, "ycbcr")
+
+
+def _y_unrounded(x: torch.Tensor) -> torch.Tensor:
     _, _, to_y_channel = _pyiqa()
     return to_y_channel(x, 1.0, "ycbcr") * 255.0
 
@@ -61,7 +71,8 @@ def _y_bt601(x: torch.Tensor) -> torch.Tensor:
 # colour name -> (N3HW float64 RGB in [0, 1] -> NCHW channels to score, their data range)
 COLOURS = {
     "rgb": (lambda x: x, 1.0),
-    "y-bt601": (_y_bt601, 255.0),
+    "y-bt601": (_y_rounded, 255.0),
+    "y-basicsr": (_y_unrounded, 255.0),
 }
 
 
@@ -104,65 +115,42 @@ def _ssim(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: floa
     return ssim(x, y, win=win, data_range=ssim_data_range(protocol, data_range), downsample=False)
 
 
+def _lpips(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    from .learned import lpips
+
+    return lpips(x, y)
+
+
 # metric name -> fn(protocol, restored NCHW, clean NCHW, data range) -> (N,) tensor
-METRICS = {"psnr": _psnr, "ssim": _ssim}
+METRICS = {"psnr": _psnr, "ssim": _ssim, "lpips": _lpips}
 
 
-def channels(protocol: Protocol, rgb: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """N3HW RGB float in [0, 1] -> (NCHW float64 channels the protocol scores, data range)."""
-    import torch
-
-    convert, data_range = COLOURS[protocol.colour]
-    x = rgb.detach().to(torch.float64)
-    if protocol.round_to_uint8:
-        x = torch.round(x * 255.0) / 255.0
-    x = convert(x)
-    if protocol.round_to_uint8:
-        x = torch.round(x * (255.0 / data_range)) * (data_range / 255.0)
-    b = protocol.border
-    if b:
-        x = x[..., b:-b, b:-b]
-    return x, data_range
-
-
-class PyiqaBackend:
+class PyiqaBackend(BatchedBackend):
     name = "pyiqa"
+    colours = COLOURS
+    metrics = METRICS
 
-    def missing(self) -> str | None:
+    def missing(self, protocol: Protocol | None = None) -> str | None:
         import importlib.util
 
         if importlib.util.find_spec("pyiqa") is None:
             return f"the pyiqa metric backend needs pyiqa, which is not installed; run: {INSTALL_HINT}"
+        if protocol is not None and "lpips" in protocol.metrics:
+            from .learned import missing_weights
+
+            return missing_weights("lpips")
         return None
 
     def deviation(self, protocol: Protocol) -> str:
-        parts = ["PSNR by pyiqa psnr with eps=0 (matches skimage)",
-                 "SSIM by pyiqa ssim, which clamps negative contrast-structure to 0 (differs on heavy noise)"]
+        parts = ["PSNR by pyiqa psnr with eps=0",
+                 "SSIM by pyiqa ssim, which clamps the contrast-structure term at 0 (differs where the "
+                 "images are locally anti-correlated)"]
+        if protocol.colour != "rgb":
+            parts.append("Y by pyiqa to_y_channel with float32-rounded weights (a few Y levels differ)")
         if protocol.ssim_sample_covariance:
             parts.append("sample covariance emulated by data_range*sqrt((N-1)/N): exact contrast term, "
                          "luminance constant C1 smaller by (N-1)/N")
         return "; ".join(parts) + "; see docs/PROTOCOLS.md for measured differences"
-
-    def score_tensors(self, protocol: Protocol, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
-        """NCHW float in [0, 1] -> one dict per image, computed in one batch on ``restored.device``.
-
-        ``restored`` is clipped to [0, 1]; ``clean`` is snapped to 8-bit levels (it comes from uint8).
-        """
-        import torch
-
-        x = restored.detach().to(torch.float64).clamp(0.0, 1.0)
-        y = torch.round(clean.detach().to(device=x.device, dtype=torch.float64) * 255.0) / 255.0
-        with torch.no_grad():
-            x, data_range = channels(protocol, x)
-            y, _ = channels(protocol, y)
-            values = {m: METRICS[m](protocol, x, y, data_range).reshape(-1).tolist() for m in protocol.metrics}
-        return [{m: float(values[m][i]) for m in protocol.metrics} for i in range(x.shape[0])]
-
-    def score_arrays(self, protocol: Protocol, restored: np.ndarray, clean: np.ndarray) -> dict[str, float]:
-        """Both float64 HxWx3 in [0, 1] -> ``{metric: value}`` (a batch of one, on the CPU)."""
-        from abair.imageops import float_array_to_tensor
-
-        return self.score_tensors(protocol, float_array_to_tensor(restored)[None], float_array_to_tensor(clean)[None])[0]
 
 
 BACKEND = PyiqaBackend()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .colour import rgb_to_y_bt601
+from .colour import y_basicsr, y_matlab_uint8
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -21,26 +21,32 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SKIMAGE_GAUSSIAN_TRUNCATE = 3.5
 
+METRIC_NAMES = ("psnr", "ssim")
+
+
+def _luma(fn):
+    return lambda rgb: fn(rgb[..., 0:1] * 255.0, rgb[..., 1:2] * 255.0, rgb[..., 2:3] * 255.0)
+
+
 # colour name -> (RGB float64 HxWx3 in [0, 1] -> float64 HxWxC channels to score, their data range)
 COLOURS = {
     "rgb": (lambda rgb: rgb, 1.0),
-    "y-bt601": (lambda rgb: rgb_to_y_bt601(rgb)[..., None], 255.0),
+    "y-bt601": (_luma(y_matlab_uint8), 255.0),
+    "y-basicsr": (_luma(y_basicsr), 255.0),
 }
 
 
 def channels(protocol: Protocol, rgb: np.ndarray) -> tuple[np.ndarray, float]:
     """RGB float64 HxWx3 in [0, 1] -> (HxWxC float64 channels the protocol scores, data range).
 
-    Applies, in order: 8-bit rounding of RGB, the colour conversion, 8-bit rounding of the
-    channels (``round_to_uint8``), the border shave. Rounding is half-to-even, as
-    :func:`abair.imageops.tensor_to_uint8`.
+    Applies, in order: 8-bit rounding of RGB (``round_to_uint8``; half-to-even, as
+    :func:`abair.imageops.tensor_to_uint8`), the colour conversion (:mod:`.colour`; the lumas take
+    the rounded levels, exact integers in float64), the border shave.
     """
     convert, data_range = COLOURS[protocol.colour]
     if protocol.round_to_uint8:
         rgb = np.round(rgb * 255.0) / 255.0
     out = convert(rgb)
-    if protocol.round_to_uint8:
-        out = np.round(out * (255.0 / data_range)) * (data_range / 255.0)
     b = protocol.border
     if b:
         out = out[b:-b, b:-b]
@@ -81,8 +87,8 @@ METRICS = {"psnr": _psnr, "ssim": _ssim}
 class SkimageBackend:
     name = "skimage"
 
-    def missing(self) -> str | None:
-        return None  # scikit-image is a core dependency
+    def missing(self, protocol: Protocol | None = None) -> str | None:
+        return unsupported_metrics(self.name, protocol)  # scikit-image itself is a core dependency
 
     def deviation(self, protocol: Protocol) -> str:
         return "reference implementation"
@@ -101,6 +107,14 @@ class SkimageBackend:
             protocol.score(tensor_to_float_array(r), tensor_to_uint8(c))
             for r, c in zip(restored, clean, strict=True)
         ]
+
+
+def unsupported_metrics(backend: str, protocol: Protocol | None) -> str | None:
+    """Why ``backend`` (skimage or torch) cannot compute ``protocol``, or None."""
+    if protocol is None or set(protocol.metrics) <= set(METRIC_NAMES):
+        return None
+    return (f"the {backend} backend computes PSNR and SSIM only; {protocol.name} is computed by "
+            f"{protocol.exact_backends[0]} (use the plain name '{protocol.name}')")
 
 
 BACKEND = SkimageBackend()

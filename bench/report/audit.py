@@ -1,8 +1,9 @@
 """Protocol audit: the same restored images scored under every protocol.
 
 For every saved restoration (``DIR/images/<method>/<dataset>/<image_id>.png``) and every protocol
-(each entry of :func:`bench.protocols.list_protocols`, with the reference scikit-image backend and,
-when pyiqa is installed, the ``@pyiqa`` backend), the PNG and its ground truth are prepared the
+(each entry of :func:`bench.protocols.list_protocols` with every backend that can compute it here:
+the scikit-image reference, the exact ``@torch`` backend and, when pyiqa is installed, ``@pyiqa``;
+columns are named by :attr:`~bench.protocols.Protocol.label`), the PNG and its ground truth are prepared the
 protocol's way (:meth:`Protocol.prepare_pair`: e.g. the centre crop to a multiple of 16) and scored
 (:meth:`Protocol.score`). Nothing is restored again.
 
@@ -41,20 +42,17 @@ class AuditResult:
 
 
 def available_protocols() -> tuple[list[str], list[str]]:
-    """Every protocol spec that can be scored here, and notes on the ones that cannot."""
+    """Every protocol label (``name`` or ``name@backend``) that can be scored here, and notes on the others."""
     from bench.protocols import BACKENDS, get_protocol, list_protocols
 
-    specs, notes = [], []
+    labels, notes = [], []
     for base in list_protocols():
-        specs.append(base.spec)
-        for backend in BACKENDS.names():
-            if backend == base.backend:
-                continue
+        for backend in [base.backend, *(b for b in BACKENDS.names() if b != base.backend)]:
             try:
-                specs.append(get_protocol(f"{base.name}@{backend}").spec)
+                labels.append(get_protocol(f"{base.name}@{backend}").label)
             except UserError as exc:
                 notes.append(f"{base.name}@{backend} skipped: {exc}")
-    return specs, notes
+    return labels, notes
 
 
 def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None, limit: int | None = None,
@@ -98,11 +96,11 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
                         notes.append(f"{dataset}/{image_id} under {protocol.spec}: {exc}")
                         continue
                     for metric, value in scores.items():
-                        rows.append((run, method, dataset, image_id, protocol.spec, metric, float(value)))
+                        rows.append((run, method, dataset, image_id, protocol.label, metric, float(value)))
     columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
     scores = pd.DataFrame(rows, columns=columns)
-    return AuditResult(scores, summarise(scores, runs.records, [p.spec for p in chosen]),
-                       [p.spec for p in chosen], notes)
+    return AuditResult(scores, summarise(scores, runs.records, [p.label for p in chosen]),
+                       [p.label for p in chosen], notes)
 
 
 def summarise(scores: pd.DataFrame, records: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:

@@ -9,7 +9,9 @@ two small tables in the paper, here ``6a`` (pre-training) and ``6b`` (LoRA rank)
 into a :class:`BuiltTable` in the paper's shape: the paper's reference rows first, then one row per
 (run, method) with the mean of its per-image values and a bootstrap interval, each followed by a
 ``Δ`` row (ours minus the paper) where the method reproduces a paper row and the column was scored
-on the real test set (never on the mini suite, whose images are not the paper's).
+on the real test set (never on the mini suite, whose images are not the paper's). The Average's Δ
+is taken against the paper's rule applied to the paper's own cells, so a run equal to the paper
+cell for cell shows 0; where the printed Average disagrees with its cells a note gives both.
 
 Cells are keyed by ``(column label, metric)``: ``("Rain100L", "PSNR")``, ``("Average", "SSIM")``,
 ``("Param.", "M")``. PSNR is in dB, SSIM in 0..1, parameters in millions.
@@ -321,14 +323,22 @@ def build_table(
             ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
             if ref is None:
                 continue
+            ref_label = next(r.printed for r in spec.rows
+                             if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
             deltas = {}
             for (col, metric), value in cells.items():
-                over = [c.label for c in avg_cols] if spec.average and col == spec.average.label else [col]
-                if all((origins.get(x) or "").startswith("real:") for x in over):
-                    deltas[(col, metric)] = value - ref.get((col, metric), np.nan)
+                is_avg = bool(spec.average) and col == spec.average.label
+                over = [c.label for c in avg_cols] if is_avg else [col]
+                if not all((origins.get(x) or "").startswith("real:") for x in over):
+                    continue
+                target = ref.get((col, metric), np.nan)
+                if is_avg:
+                    target, note = _paper_average_target(spec, ref_label, metric, target,
+                                                         [ref.get((c, metric), np.nan) for c in over])
+                    if note and note not in notes:
+                        notes.append(note)
+                deltas[(col, metric)] = value - target
             if any(np.isfinite(v) for v in deltas.values()):
-                ref_label = next(r.printed for r in spec.rows
-                                 if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
                 put(f"Δ {label} − {ref_label}", DELTA, deltas)
         missing_avg = [
             lab for lab, k in kinds.items() if k == RUN and spec.average
@@ -358,6 +368,27 @@ def build_table(
     frames = {k: pd.DataFrame.from_dict(v, orient="index", columns=cols) for k, v in data.items()}
     return BuiltTable(spec, frames["values"], frames["low"], frames["high"], frames["n"], kinds, origins,
                       protocols, notes)
+
+
+def _paper_average_target(spec: TableSpec, ref_label: str, metric: str, printed: float,
+                          cells: list[float]) -> tuple[float, str | None]:
+    """What a Δ on the Average is taken against: the paper's rule applied to the paper's own cells
+    (a run equal to the paper cell for cell then shows Δ 0), or the printed Average when a cell is
+    unknown. Returns ``(target, note)``; the note gives the printed value and the discrepancy when
+    the cells' mean does not round to the printed Average."""
+    import numpy as np
+
+    if not cells or not all(np.isfinite(cells)):
+        return printed, None
+    mean = paper_average(cells)
+    if not np.isfinite(printed):
+        return mean, None
+    decimals = DECIMALS.get(metric, 3)
+    if round(mean, decimals) == round(printed, decimals):
+        return mean, None
+    return mean, (f"Δ Average {metric} against {ref_label}: taken against the mean of the paper's own "
+                  f"{len(cells)} cells, {mean:.{decimals + 1}f}; the paper prints {printed:.{decimals}f} "
+                  f"({printed - mean:+.{decimals + 1}f})")
 
 
 def rank_marks(table: BuiltTable) -> pd.DataFrame:
