@@ -1,4 +1,4 @@
-"""The shipped tiny ABAIR (issue 5, "Done when"): on the mini suite's test tiles it beats the degraded
+"""The shipped tiny ABAIR: on the mini suite's test tiles it beats the degraded
 input on each of its five tasks, its estimator is >= 90% top-1 on them, and the 8-degradation model
 restores JPEG, 4-bit and snow better than the 5-degradation one.
 

@@ -1,4 +1,4 @@
-"""The ABAIR model (issue 4): adapters, blending modes, merging, checkpoints, counts, harness methods.
+"""The ABAIR model: adapters, blending modes, merging, checkpoints, counts, harness methods.
 
 Everything runs on the ``tiny`` preset with 32x32 inputs; ``paper`` is counted on the meta device.
 """

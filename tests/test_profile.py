@@ -1,4 +1,4 @@
-"""Throughput profiling (issue 8): FLOP counts, latency statistics, the configuration registry,
+"""Throughput profiling: FLOP counts, latency statistics, the configuration registry,
 the output files, the command line and the report section. Tiny preset, 32x32 inputs."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from . import measure as M
 SCHEMA = "abair-bench/profile/1"
 REFERENCE = "none"
 
-#: configuration -> the largest allowed latency ratio to the backbone alone (issue 8)
+#: configuration -> the largest allowed latency ratio to the backbone alone
 TARGETS = {"oh-merged": 1.02, "sw-merged": 1.10, "sw-merged-batched": 1.10, "estimator": 0.05}
 
 

@@ -3,7 +3,7 @@
 # with `sw-merged-batched` (one batched matmul per projection, added after the first call showed the
 # per-image merge loop at 2-7x the backbone on the GPU). Same settings as cuda-run.sh.
 set -u
-export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 OUT=${OUT:-/tmp}
 RES=${RES:-/tmp/abair-cuda-2}
