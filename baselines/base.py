@@ -2,7 +2,7 @@
 
 A method receives a batch as a float tensor ``(N, 3, H, W)`` in [0, 1] on the run's device and
 returns a tensor of the same shape (values outside [0, 1] are clipped by the harness). The harness
-pads the input (reflect) to ``multiple_of`` on each side and crops the output back, so no method
+pads the input (reflect, at the bottom and right) to a multiple of ``multiple_of`` and crops the output back, so no method
 does that itself. ``context`` tells the method which dataset/task/images it sees; only methods that
 are allowed to know the task (e.g. ``abair-oracle``) may use ``context.task``.
 """

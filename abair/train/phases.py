@@ -6,8 +6,11 @@
   the head is frozen and unused). ``phase1.loss`` / ``phase2.loss`` / ``phase2.per_adapter.<name>.loss``
   swap L1 for another restoration loss of :mod:`abair.train.losses` (``charbonnier``, ``psnr``). Output: ``<out>/phase1/backbone.safetensors`` (with the head).
 - **Phase II** (:func:`run_phase2`): for each degradation, the Phase-I backbone frozen, one fresh
-  LoRA adapter trained alone with mode ``fixed:<name>`` and an L1 loss. Each adapter starts from
-  the same backbone and never sees the others. Output: ``<out>/phase2/<name>/adapter.safetensors``.
+  adapter (``model.adapter_type``, default LoRA, of rank ``model.rank``) trained alone with mode
+  ``fixed:<name>`` and the phase's restoration loss (default L1); ``phase2.per_adapter.<name>`` can
+  give one adapter its own type, rank, loss and settings (the shipped ``tiny`` blur adapter: a
+  rank-16 Conv-LoRA with the PSNR loss and soft clean targets). Each adapter starts from the same
+  backbone and never sees the others. Output: ``<out>/phase2/<name>/adapter.safetensors``.
 - **Phase III** (:func:`run_phase3`): everything frozen but a fresh estimator, trained on single and
   mixed degradations. Loss: cross-entropy against the soft targets (softmax estimator: one-hot, or
   1/2 + 1/2 for two degradations) or binary cross-entropy against multi-hot targets (sigmoid
