@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from abair.distributed import DistInfo, barrier, init_distributed
 from abair.errors import UserError
 
 from .run_manifest import start_manifest
@@ -45,34 +46,6 @@ class RunSpec:
     tile_blend: str = "linear"
     progress: bool = True
     command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
-
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-
-def _init_distributed() -> _Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size())
-
-
-def _barrier(d: _Dist) -> None:
-    if d.active:
-        import torch.distributed as dist
-
-        dist.barrier()
 
 
 def _check_device(device: str) -> None:
@@ -213,7 +186,7 @@ def run(spec: RunSpec):
 
     _check_spec(spec)
     _check_device(spec.device)
-    dist = _init_distributed()
+    dist = init_distributed(backend="gloo")
     torch.manual_seed(TORCH_SEED)
     methods = _make_methods(spec)
     datasets = {name: get_dataset(name, spec.dataset_options) for name in spec.datasets}
@@ -224,7 +197,7 @@ def run(spec: RunSpec):
         return _run_locked(spec, store, methods, datasets, protocols, pairs, skipped, dist)
 
 
-def _pairs(methods, datasets, dist: _Dist):
+def _pairs(methods, datasets, dist: DistInfo):
     """``(pairs, skipped)``: the (method, dataset, image ids) to score, each checked by the method
     (``check``) before anything is written, and the pairs a method cannot score with the reason."""
     pairs, skipped = [], []
@@ -251,20 +224,20 @@ def _repair(record_file) -> None:
               "short); its image is recomputed", file=sys.stderr)
 
 
-def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pairs, skipped, dist: _Dist):
+def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pairs, skipped, dist: DistInfo):
     manifest = None
     if dist.rank == 0:
         _repair(store.records)
         manifest = start_manifest(store, spec, methods, datasets, protocols, world=dist.world, seed=TORCH_SEED)
         store.write_manifest(manifest)
-    _barrier(dist)
+    barrier(dist)
     if dist.active:
         _repair(store.writer)
     run_id = (manifest or store.read_manifest())["run_id"]
     done = store.done_keys()
     work, scope = _plan(spec, pairs, protocols, done, dist)
     _execute(work, done, store, spec, run_id, dist)
-    _barrier(dist)
+    barrier(dist)
     if dist.rank != 0:
         return None
     if dist.active:
@@ -275,7 +248,7 @@ def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pa
     return summarise(spec.out, scope=scope)
 
 
-def _plan(spec: RunSpec, pairs, protocols, done: set, dist: _Dist):
+def _plan(spec: RunSpec, pairs, protocols, done: set, dist: DistInfo):
     """``(work, scope)``: the images this rank restores, each with the protocols missing any
     (protocol, metric) row in ``done``; and the ``(method, dataset, image_id, protocol)`` this
     invocation covers on all ranks (what the summary counts)."""
@@ -293,7 +266,7 @@ def _plan(spec: RunSpec, pairs, protocols, done: set, dist: _Dist):
     return work, scope
 
 
-def _execute(work, done, store: RunStore, spec: RunSpec, run_id: str, dist: _Dist) -> None:
+def _execute(work, done, store: RunStore, spec: RunSpec, run_id: str, dist: DistInfo) -> None:
     """Restore and score each planned image; append only rows not written before (an image that was
     incomplete keeps the rows it had)."""
     from tqdm import tqdm

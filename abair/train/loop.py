@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from abair.distributed import DistInfo, barrier, init_distributed  # noqa: F401 (re-exported)
 from abair.errors import UserError
 
 STATE_DIR = "state"
@@ -111,43 +112,11 @@ def lr_at(step: int, cfg: LoopConfig) -> float:
 
 
 # -- distributed -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
 def default_device() -> str:
     """``cuda:LOCAL_RANK`` when CUDA is available, else ``cpu``."""
     if torch.cuda.is_available():
         return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     return "cpu"
-
-
-def init_distributed(device: str | torch.device) -> DistInfo:
-    """Join the process group ``torchrun`` describes (gloo on CPU, NCCL on CUDA); no-op when alone."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(torch.device(device))
-        dist.init_process_group(backend)
-    return DistInfo(dist.get_rank(), dist.get_world_size())
-
-
-def barrier(info: DistInfo) -> None:
-    if info.world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
 
 
 # -- RNG states (JSON-serialisable) ------------------------------------------------------------------
