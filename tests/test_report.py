@@ -398,7 +398,7 @@ def test_report_is_self_contained(report):
     _, result = report
     html = result.html.read_text()
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert srcs and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in srcs)
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
     assert html.count('<table class="t"') >= len(result.tables)
@@ -424,7 +424,7 @@ def test_report_exports(report):
     for table_id in PAPER_SHAPES:
         assert {f"table-{table_id}.csv", f"table-{table_id}.md", f"table-{table_id}.tex",
                 f"table-{table_id}-cells.csv"} <= names
-    assert {"radar-paper.png", "radar-paper.svg", "radar-runs.png", "radar-runs.svg", "grid-1.png",
+    assert {"radar-paper.png", "radar-paper.svg", "radar-runs.png", "radar-runs.svg", "grid-1.jpg",
             "protocol-audit.csv", "paired-comparisons.csv"} <= names
     t1 = next(t for t in result.tables if t.spec.id == "1")
     exported = pd.read_csv(next(p for p in result.exported if p.name == "table-1.csv"))
@@ -493,3 +493,21 @@ def test_report_never_writes_to_a_run_store(report, tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ends in a partial line" in err[0]
+
+
+def test_image_grids_are_jpeg_and_figures_render_to_the_same_bytes_twice(report):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.report.radar import figure_bytes
+
+    _, result = report
+    assert "data:image/jpeg;base64," in Path(result.html).read_text()  # the grids
+    fig, ax = plt.subplots()
+    ax.imshow(np.arange(64.0).reshape(8, 8))
+    for fmt, magic in (("jpeg", b"\xff\xd8"), ("png", b"\x89PNG"), ("svg", b"<?xml")):
+        a, b = figure_bytes(fig, fmt), figure_bytes(fig, fmt)
+        assert a == b and a.startswith(magic)
+    plt.close(fig)

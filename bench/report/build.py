@@ -189,7 +189,7 @@ def _manifest_context(runs) -> list[dict[str, Any]]:
 
 
 def _grids(runs, scored, built_by_id, options, inputs):
-    """Figures 4-5 analogues; returns ``(figures [(title, png bytes)], notes, selection text)``."""
+    """Figures 4-5 analogues; returns ``(figures [(title, JPEG bytes)], notes, selection text)``."""
     from .grids import build_grid, grid_figure, median_images
     from .radar import figure_bytes
     from .tables import build_table, get_spec
@@ -201,7 +201,7 @@ def _grids(runs, scored, built_by_id, options, inputs):
         rows, n = build_grid(runs, scored, options.grids, inputs=inputs)
         notes += n
         if rows:
-            figures.append(("Qualitative results (chosen images)", figure_bytes(grid_figure(rows), "png")))
+            figures.append(("Qualitative results (chosen images)", figure_bytes(grid_figure(rows), "jpeg")))
         return figures, notes, "Images chosen with --grid."
     for figure_no, table_id, what in GRID_GROUPS:
         built = built_by_id.get(table_id) or build_table(get_spec(table_id), scored, n_boot=10)
@@ -210,7 +210,7 @@ def _grids(runs, scored, built_by_id, options, inputs):
         notes += n
         if rows:
             title = f"Figure {figure_no} analogue: {what}" if figure_no else f"Qualitative results: {what}"
-            figures.append((title, figure_bytes(grid_figure(rows, title), "png")))
+            figures.append((title, figure_bytes(grid_figure(rows, title), "jpeg")))
     return figures, notes, "Each dataset shows its median image (by best-method PSNR), not a chosen one."
 
 
@@ -279,7 +279,7 @@ def make_report(options: ReportOptions) -> ReportResult:
 
     inputs = InputCache(DatasetOptions(data_root=options.data_root))
     grid_figs, grid_notes, grid_selection = _grids(runs, scored, built_by_id, options, inputs)
-    grid_ctx = [{"uri": html.data_uri(png), "alt": title, "caption": title} for title, png in grid_figs]
+    grid_ctx = [{"uri": html.data_uri(jpeg, "image/jpeg"), "alt": title, "caption": title} for title, jpeg in grid_figs]
 
     audit_result, audit_note = None, ""
     if not options.audit:
@@ -328,9 +328,9 @@ def _write_exports(exports_dir: Path, built, grid_figs, audit_result, comps) -> 
     from .export import export_tables
 
     exported = export_tables(built, exports_dir)
-    for i, (_title, png) in enumerate(grid_figs, 1):
-        (exports_dir / f"grid-{i}.png").write_bytes(png)
-        exported.append(exports_dir / f"grid-{i}.png")
+    for i, (_title, jpeg) in enumerate(grid_figs, 1):
+        (exports_dir / f"grid-{i}.jpg").write_bytes(jpeg)
+        exported.append(exports_dir / f"grid-{i}.jpg")
     if audit_result is not None and not audit_result.summary.empty:
         audit_result.summary.to_csv(exports_dir / "protocol-audit.csv", index=False)
         exported.append(exports_dir / "protocol-audit.csv")

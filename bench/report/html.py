@@ -1,6 +1,6 @@
 """The HTML report: one self-contained file rendered from ``bench/templates/report.html.j2``.
 
-Everything is inline: CSS in the page, figures as ``data:image/png;base64`` URIs, no script, no
+Everything is inline: CSS in the page, figures as ``data:`` URIs (plots PNG, image grids JPEG), no script, no
 external request, so the file can be mailed, committed or opened offline. This module only turns
 already computed pieces (built tables, comparisons, figures, audit, manifests) into the template's
 context; :mod:`bench.report.build` computes them.

@@ -166,13 +166,26 @@ def radar_figure(frame: pd.DataFrame, groups: dict[str, str], *, title: str = ""
     return fig
 
 
+#: JPEG quality of image grids: restored pictures, where exact pixels are not the point (the exact
+#: restored PNGs are in the run's images/ folder)
+GRID_JPEG_QUALITY = 90
+
+
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
-    """Render a figure to ``png`` or ``svg`` bytes (Agg canvas; SVG without a timestamp)."""
+    """Render a figure to ``png``, ``svg`` or ``jpeg`` bytes (Agg canvas; no timestamp or software
+    version in the file, so the same figure gives the same bytes)."""
     import io
 
     buf = io.BytesIO()
+    if fmt in ("jpg", "jpeg"):
+        fig.savefig(buf, format="jpeg", bbox_inches="tight",
+                    pil_kwargs={"quality": GRID_JPEG_QUALITY, "optimize": True, "progressive": False})
+        return buf.getvalue()
+    import matplotlib
+
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(buf, format=fmt, bbox_inches="tight", metadata=metadata)
+    with matplotlib.rc_context({"svg.hashsalt": "abair-bench"}):  # fixed SVG element ids
+        fig.savefig(buf, format=fmt, bbox_inches="tight", metadata=metadata)
     return buf.getvalue()
 
 
