@@ -205,7 +205,7 @@ def _grids(runs, scored, built_by_id, options, inputs):
         return figures, notes, "Images chosen with --grid."
     for figure_no, table_id, what in GRID_GROUPS:
         built = built_by_id.get(table_id) or build_table(get_spec(table_id), scored, n_boot=10)
-        datasets = [o.split(":", 1)[1] for o in (built.origins.get(c.label) for c in built.spec.columns) if o]
+        datasets = [o.dataset for o in (built.origins.get(c.label) for c in built.spec.columns) if o]
         rows, n = build_grid(runs, scored, median_images(scored, datasets), inputs=inputs)
         notes += n
         if rows:

@@ -86,7 +86,7 @@ def cells_frame(table: BuiltTable) -> pd.DataFrame:
                 "row": label, "source": table.kinds[label], "column": key[0], "metric": key[1], "value": value,
                 "ci_low": float(table.low.loc[label, key]), "ci_high": float(table.high.loc[label, key]),
                 "n": float(table.n.loc[label, key]),
-                "dataset": origin.split(":", 1)[1] if origin else "",
+                "dataset": origin.dataset if origin else "",
                 "protocol": table.protocols.get(key[0], "") if origin else "",
             })
     return pd.DataFrame(rows, columns=["row", "source", "column", "metric", "value", "ci_low", "ci_high", "n",

@@ -32,7 +32,7 @@ def table_context(table: BuiltTable) -> dict[str, Any]:
             groups[-1]["span"] += 1
         else:
             origin = table.origins.get(col)
-            groups.append({"label": col, "span": 1, "dataset": origin.split(":", 1)[1] if origin else "",
+            groups.append({"label": col, "span": 1, "dataset": origin.dataset if origin else "",
                            "protocol": table.protocols.get(col, "")})
     metrics = []
     for _col, metric in keys:

@@ -106,7 +106,7 @@ def run_radar_data(tables: dict) -> tuple[pd.DataFrame, dict[str, str]]:
             origin = built.origins.get(c.label)
             if not origin or not labels:
                 continue
-            axis = _axis_label(c.header, origin.split(":", 1)[1])
+            axis = _axis_label(c.header, origin.dataset)
             columns[axis] = built.values.loc[labels, (c.label, metric)].astype(float)
             groups[axis] = g["name"]
     if not columns:

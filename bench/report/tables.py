@@ -183,6 +183,17 @@ def paper_average(values, weights=None) -> float:
 
 
 # ------------------------------------------------------------------------------- built tables
+@dataclass(frozen=True)
+class ColumnOrigin:
+    """Where a table column's run values come from: a ``real`` test set or its ``mini`` analogue."""
+
+    suite: str  # "real" | "mini"
+    dataset: str
+
+    def __str__(self) -> str:
+        return f"{self.suite}:{self.dataset}"
+
+
 @dataclass
 class BuiltTable:
     """A table in the paper's shape. ``values``/``low``/``high``/``n``: DataFrames with one row per
@@ -194,7 +205,7 @@ class BuiltTable:
     high: pd.DataFrame
     n: pd.DataFrame
     kinds: dict[str, str]
-    origins: dict[str, str | None]  # column label -> "real:<key>", "mini:<key>" or None
+    origins: dict[str, ColumnOrigin | None]  # column label -> where its run values come from
     protocols: dict[str, str] = field(default_factory=dict)  # column label -> protocol spec used
     notes: list[str] = field(default_factory=list)
 
@@ -210,20 +221,169 @@ class BuiltTable:
         """``"real"``, ``"mini"``, ``"real+mini"`` or None (no run data in this table)."""
         if not self.rows(RUN):
             return None
-        kinds = sorted({o.split(":", 1)[0] for o in self.origins.values() if o})
+        kinds = sorted({o.suite for o in self.origins.values() if o})
         return "+".join(reversed(kinds)) if kinds else None
 
 
-def _column_origin(column: Column, datasets: set[str]) -> str | None:
+def _column_origin(column: Column, datasets: set[str]) -> ColumnOrigin | None:
     if column.real and column.real in datasets:
-        return f"real:{column.real}"
+        return ColumnOrigin("real", column.real)
     if column.mini and column.mini in datasets:
-        return f"mini:{column.mini}"
+        return ColumnOrigin("mini", column.mini)
     return None
 
 
 def _row_key(run: str, method: str, duplicated: set[str]) -> str:
     return f"{method} [{run}]" if method in duplicated else method
+
+
+class _Rows:
+    """The rows of a table being built: values, interval bounds and counts per cell key, row kinds."""
+
+    def __init__(self, keys: list[tuple[str, str]]):
+        self.keys = keys
+        self.data: dict[str, dict] = {"values": {}, "low": {}, "high": {}, "n": {}}
+        self.kinds: dict[str, str] = {}
+
+    def put(self, label: str, kind: str, cells: dict, low=None, high=None, n=None) -> None:
+        import numpy as np
+
+        self.kinds[label] = kind
+        for name, part in (("values", cells), ("low", low), ("high", high), ("n", n)):
+            self.data[name][label] = [(part or {}).get(k, np.nan) for k in self.keys]
+
+    def has_value(self, label: str, key: tuple[str, str]) -> bool:
+        import numpy as np
+
+        return not np.isnan(self.data["values"][label][self.keys.index(key)])
+
+    def frames(self) -> dict:
+        import pandas as pd
+
+        cols = pd.MultiIndex.from_tuples(self.keys, names=["column", "metric"])
+        return {k: pd.DataFrame.from_dict(v, orient="index", columns=cols) for k, v in self.data.items()}
+
+
+def _paper_rows(spec: TableSpec, rows: _Rows) -> dict[tuple[str, str], dict]:
+    """Put the paper's rows; returns their cells by (method, variant)."""
+    paper_cells: dict[tuple[str, str], dict] = {}
+    for row in spec.rows:
+        cells = {}
+        for col, metric in rows.keys:
+            if spec.params and (col, metric) == spec.params:
+                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, "", "Params")
+            else:
+                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, col, metric)
+        paper_cells[(row.method, row.variant)] = cells
+        rows.put(row.printed, PAPER, cells)
+    return paper_cells
+
+
+def _run_cells(spec: TableSpec, keys, per_col: dict, avg_cols, boot: dict):
+    """One run row's cells from per-image values per (column, metric): means with intervals, and the
+    Average where every averaged column is present. Returns ``(cells, low, high, n)``."""
+    from .stats import weighted_means_interval
+
+    cells, low, high, n = {}, {}, {}, {}
+    for col, metric in keys:
+        if (col, metric) in per_col:
+            iv = weighted_means_interval([per_col[(col, metric)]], [1.0], **boot)
+        elif spec.average and col == spec.average.label and all((c.label, metric) in per_col for c in avg_cols):
+            iv = weighted_means_interval([per_col[(c.label, metric)] for c in avg_cols], None, **boot)
+        else:
+            continue
+        cells[(col, metric)], low[(col, metric)], high[(col, metric)] = iv.mean, iv.low, iv.high
+        n[(col, metric)] = iv.n
+    return cells, low, high, n
+
+
+def _delta_cells(spec: TableSpec, cells: dict, ref: dict, ref_label: str, origins: dict, avg_cols,
+                 notes: list[str]) -> dict:
+    """Run minus paper, cell by cell, on real-set columns only (the Average: against the paper's rule
+    applied to the paper's own cells; see :func:`_paper_average_target`)."""
+    import numpy as np
+
+    deltas = {}
+    for (col, metric), value in cells.items():
+        is_avg = bool(spec.average) and col == spec.average.label
+        over = [c.label for c in avg_cols] if is_avg else [col]
+        if not all(origins.get(x) is not None and origins[x].suite == "real" for x in over):
+            continue
+        target = ref.get((col, metric), np.nan)
+        if is_avg:
+            target, note = _paper_average_target(spec, ref_label, metric, target,
+                                                 [ref.get((c, metric), np.nan) for c in over])
+            if note and note not in notes:
+                notes.append(note)
+        deltas[(col, metric)] = value - target
+    return deltas
+
+
+def _column_protocols(records: pd.DataFrame, origins: dict) -> dict[str, str]:
+    return {label: ",".join(sorted(records.loc[records["dataset"] == o.dataset, "protocol"].unique()))
+            for label, o in origins.items() if o}
+
+
+def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: dict, origins: dict,
+              notes: list[str], boot: dict) -> None:
+    """Put one row per (run, method) with data in this table, and its Δ row where the paper has one."""
+    import numpy as np
+
+    avg_cols = spec.average_columns()
+    recs = records if not spec.run_methods_only else records[records["method"].isin(spec.run_methods_only)]
+    recs = recs[recs["dataset"].isin({o.dataset for o in origins.values() if o})]
+    pairs = list(dict.fromkeys(zip(recs["run"], recs["method"], strict=True)))
+    runs_per_method: dict[str, set] = {}
+    for run, method in pairs:
+        runs_per_method.setdefault(method, set()).add(run)
+    duplicated = {m for m, rs in runs_per_method.items() if len(rs) > 1}
+    grouped = {k: g for k, g in recs.groupby(["run", "method", "dataset", "metric"], sort=False)}
+    for run, method in pairs:
+        per_col = {}
+        for label, origin in origins.items():
+            for metric in ("PSNR", "SSIM") if origin else ():
+                g = grouped.get((run, method, origin.dataset, metric.lower()))
+                if g is not None and len(g):
+                    per_col[(label, metric)] = g["value"].to_numpy(dtype=float)
+        cells, low, high, n = _run_cells(spec, rows.keys, per_col, avg_cols, boot)
+        if not cells:
+            continue
+        label = _row_key(run, method, duplicated)
+        rows.put(label, RUN, cells, low, high, n)
+        info = run_method_info(method)
+        ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
+        if ref is None:
+            continue
+        ref_label = next(r.printed for r in spec.rows if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
+        deltas = _delta_cells(spec, cells, ref, ref_label, origins, avg_cols, notes)
+        if any(np.isfinite(v) for v in deltas.values()):
+            rows.put(f"Δ {label} − {ref_label}", DELTA, deltas)
+
+
+def _table_notes(spec: TableSpec, records, rows: _Rows, origins: dict) -> list[str]:
+    """The notes under a table: what could not be computed, mini-suite columns, the paper's quirks."""
+    notes = []
+    avg_cols = spec.average_columns()
+    run_labels = [label for label, k in rows.kinds.items() if k == RUN]
+    if records is not None and spec.average and any(origins.get(c.label) for c in avg_cols):
+        missing_avg = [lab for lab in run_labels
+                       if not any(rows.has_value(lab, (spec.average.label, m)) for m in spec.average.metrics)]
+        if missing_avg:
+            notes.append(f"no Average for {', '.join(missing_avg)}: it needs all of "
+                         f"{', '.join(c.label for c in avg_cols)}")
+    if spec.columns and not any(origins.get(c.label) for c in spec.columns) and records is not None:
+        missing = [c.mini if c.mini else c.real for c in spec.columns]
+        notes.append("no run covers these columns (" + ", ".join(str(m) for m in missing) + ")")
+    if records is not None and spec.run_methods_only and not run_labels:
+        notes.append(f"none of {', '.join(spec.run_methods_only)} is in the runs")
+    if run_labels and any(o is not None and o.suite == "mini" for o in origins.values()):
+        notes.append("mini-suite columns: 128x128 tiles degraded by this project's operators, not the "
+                     "paper's test sets; no Δ to the paper is computed on them")
+    if spec.truncated:
+        notes.append(spec.truncated)
+    notes += [f"{dup['row']}: {dup['note']}" for dup in spec.printed_duplicates]
+    notes += [f"{mm['row']} {mm['metric']} Average as printed: {mm['note']}" for mm in spec.known_mismatches]
+    return notes
 
 
 def build_table(
@@ -238,136 +398,20 @@ def build_table(
     bootstrap interval (:mod:`bench.report.stats`); our Average is the paper's rule applied to our
     column means, present only when every averaged column is.
     """
-    import numpy as np
-    import pandas as pd
-
-    from .stats import weighted_means_interval
-
-    keys = spec.cell_keys()
-    cols = pd.MultiIndex.from_tuples(keys, names=["column", "metric"])
-    data: dict[str, dict] = {"values": {}, "low": {}, "high": {}, "n": {}}
-    kinds: dict[str, str] = {}
-    notes: list[str] = []
-
-    def put(label: str, kind: str, cells: dict, low=None, high=None, n=None) -> None:
-        kinds[label] = kind
-        data["values"][label] = [cells.get(k, np.nan) for k in keys]
-        data["low"][label] = [(low or {}).get(k, np.nan) for k in keys]
-        data["high"][label] = [(high or {}).get(k, np.nan) for k in keys]
-        data["n"][label] = [(n or {}).get(k, np.nan) for k in keys]
-
-    # the paper's rows
-    paper_cells: dict[tuple[str, str], dict] = {}
-    for row in spec.rows:
-        cells = {}
-        for col, metric in keys:
-            if spec.params and (col, metric) == spec.params:
-                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, "", "Params")
-            else:
-                cells[(col, metric)] = paper_value(spec.number, row.method, row.variant, col, metric)
-        paper_cells[(row.method, row.variant)] = cells
-        put(row.printed, PAPER, cells)
-
-    # our rows
-    origins: dict[str, str | None] = {}
-    protocols: dict[str, str] = {}
-    avg_cols = spec.average_columns()
-    all_cols = list(spec.columns) + [c for c in avg_cols if c not in spec.columns]
-    if records is not None and len(records):
-        datasets = set(records["dataset"].unique())
-        for c in all_cols:
-            origins[c.label] = _column_origin(c, datasets)
-        recs = records
-        if spec.run_methods_only:
-            recs = recs[recs["method"].isin(spec.run_methods_only)]
-        used = {o.split(":", 1)[1] for o in origins.values() if o}
-        recs = recs[recs["dataset"].isin(used)]
-        for label, origin in origins.items():
-            if origin:
-                ps = sorted(records.loc[records["dataset"] == origin.split(":", 1)[1], "protocol"].unique())
-                protocols[label] = ",".join(ps)
-        pairs = list(dict.fromkeys(zip(recs["run"], recs["method"], strict=True)))
-        runs_per_method: dict[str, set] = {}
-        for run, method in pairs:
-            runs_per_method.setdefault(method, set()).add(run)
-        duplicated = {m for m, rs in runs_per_method.items() if len(rs) > 1}
-        grouped = {k: g for k, g in recs.groupby(["run", "method", "dataset", "metric"], sort=False)}
+    rows = _Rows(spec.cell_keys())
+    paper_cells = _paper_rows(spec, rows)
+    all_cols = list(spec.columns) + [c for c in spec.average_columns() if c not in spec.columns]
+    has_records = records is not None and len(records) > 0
+    datasets = set(records["dataset"].unique()) if has_records else set()
+    origins = {c.label: _column_origin(c, datasets) for c in all_cols}
+    protocols = _column_protocols(records, origins) if has_records else {}
+    delta_notes: list[str] = []
+    if has_records:
         boot = dict(n_boot=n_boot, confidence=confidence, seed=seed, method=ci_method)
-        for run, method in pairs:
-            per_col: dict[tuple[str, str], Any] = {}
-            for c in all_cols:
-                origin = origins.get(c.label)
-                if not origin:
-                    continue
-                for metric in ("PSNR", "SSIM"):
-                    g = grouped.get((run, method, origin.split(":", 1)[1], metric.lower()))
-                    if g is not None and len(g):
-                        per_col[(c.label, metric)] = g["value"].to_numpy(dtype=float)
-            cells, low, high, n = {}, {}, {}, {}
-            for col, metric in keys:
-                if (col, metric) in per_col:
-                    iv = weighted_means_interval([per_col[(col, metric)]], [1.0], **boot)
-                elif spec.average and col == spec.average.label and all(
-                    (c.label, metric) in per_col for c in avg_cols
-                ):
-                    iv = weighted_means_interval([per_col[(c.label, metric)] for c in avg_cols], None, **boot)
-                else:
-                    continue
-                cells[(col, metric)], low[(col, metric)], high[(col, metric)] = iv.mean, iv.low, iv.high
-                n[(col, metric)] = iv.n
-            if not cells:
-                continue
-            label = _row_key(run, method, duplicated)
-            put(label, RUN, cells, low, high, n)
-            info = run_method_info(method)
-            ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
-            if ref is None:
-                continue
-            ref_label = next(r.printed for r in spec.rows
-                             if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
-            deltas = {}
-            for (col, metric), value in cells.items():
-                is_avg = bool(spec.average) and col == spec.average.label
-                over = [c.label for c in avg_cols] if is_avg else [col]
-                if not all((origins.get(x) or "").startswith("real:") for x in over):
-                    continue
-                target = ref.get((col, metric), np.nan)
-                if is_avg:
-                    target, note = _paper_average_target(spec, ref_label, metric, target,
-                                                         [ref.get((c, metric), np.nan) for c in over])
-                    if note and note not in notes:
-                        notes.append(note)
-                deltas[(col, metric)] = value - target
-            if any(np.isfinite(v) for v in deltas.values()):
-                put(f"Δ {label} − {ref_label}", DELTA, deltas)
-        missing_avg = [
-            lab for lab, k in kinds.items() if k == RUN and spec.average
-            and all(np.isnan(data["values"][lab][keys.index((spec.average.label, m))]) for m in spec.average.metrics)
-        ]
-        if missing_avg and any(origins.get(c.label) for c in avg_cols):
-            notes.append(f"no Average for {', '.join(missing_avg)}: it needs all of "
-                         f"{', '.join(c.label for c in avg_cols)}")
-    else:
-        origins = {c.label: None for c in all_cols}
-    if spec.columns and not any(origins.get(c.label) for c in spec.columns) and records is not None:
-        missing = [c.mini if c.mini else c.real for c in spec.columns]
-        notes.append("no run covers these columns (" + ", ".join(str(m) for m in missing) + ")")
-    has_run_rows = any(k == RUN for k in kinds.values())
-    if records is not None and spec.run_methods_only and not has_run_rows:
-        notes.append(f"none of {', '.join(spec.run_methods_only)} is in the runs")
-    if has_run_rows and any((o or "").startswith("mini:") for o in origins.values()):
-        notes.append("mini-suite columns: 128x128 tiles degraded by this project's operators, not the "
-                     "paper's test sets; no Δ to the paper is computed on them")
-    if spec.truncated:
-        notes.append(spec.truncated)
-    for dup in spec.printed_duplicates:
-        notes.append(f"{dup['row']}: {dup['note']}")
-    for mm in spec.known_mismatches:
-        notes.append(f"{mm['row']} {mm['metric']} Average as printed: {mm['note']}")
-
-    frames = {k: pd.DataFrame.from_dict(v, orient="index", columns=cols) for k, v in data.items()}
-    return BuiltTable(spec, frames["values"], frames["low"], frames["high"], frames["n"], kinds, origins,
-                      protocols, notes)
+        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot)
+    notes = delta_notes + _table_notes(spec, records, rows, origins)
+    f = rows.frames()
+    return BuiltTable(spec, f["values"], f["low"], f["high"], f["n"], rows.kinds, origins, protocols, notes)
 
 
 def _paper_average_target(spec: TableSpec, ref_label: str, metric: str, printed: float,
