@@ -223,35 +223,25 @@ def _profiles_context(dirs: list[str] | None) -> list[dict[str, Any]]:
     return [report_context(load_profile(d), Path(d).name) for d in dirs]
 
 
-def make_report(options: ReportOptions) -> ReportResult:
-    """Build everything and write ``options.out`` (and ``options.exports`` when given)."""
-    from bench.datasets import DatasetOptions
-
-    from . import html
-    from .audit import audit as run_audit
-    from .grids import InputCache, check_selection
-    from .radar import figure_bytes, paper_radar_data, radar_figure, run_radar_data
-    from .runs import format_seconds, load_runs
+def _built_tables(options: ReportOptions, scored):
+    """The requested tables, and by id every table the radar and grids need (1, 4, 5) too."""
     from .tables import build_table, get_spec, select_specs
 
-    if not 0 < options.confidence < 1:
-        raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
-    runs = load_runs(options.runs)
-    scored = runs.scored(options.protocol)
-    if options.grids:
-        check_selection(options.grids, runs.records)
     boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
-    specs = select_specs(options.tables)
-    built = [build_table(spec, scored, **boot) for spec in specs]
-    built_by_id = {b.spec.id: b for b in built}
+    built = [build_table(spec, scored, **boot) for spec in select_specs(options.tables)]
+    by_id = {b.spec.id: b for b in built}
     for extra in ("1", "4", "5"):  # the radar and the grids need these even when not printed
-        if extra not in built_by_id:
-            built_by_id[extra] = build_table(get_spec(extra), scored, n_boot=10)
+        if extra not in by_id:
+            by_id[extra] = build_table(get_spec(extra), scored, n_boot=10)
+    return built, by_id
 
-    exports_dir = Path(options.exports) if options.exports else None
-    exported: list[Path] = []
 
-    radars, radar_notes = [], []
+def _radars(runs, built_by_id, exports_dir: Path | None):
+    """Figure 1 from the paper's numbers and from the runs: ``(template items, notes, exported files)``."""
+    from . import html
+    from .radar import figure_bytes, paper_radar_data, radar_figure, run_radar_data
+
+    radars, notes, exported = [], [], []
     frame, groups = paper_radar_data()
     paper_fig = radar_figure(frame, groups, title="Figure 1 from the paper's numbers (PSNR)")
     radars.append(("Figure 1 regenerated from the paper's own numbers (Tables 1, 4, 5).", "radar-paper", paper_fig))
@@ -261,52 +251,75 @@ def make_report(options: ReportOptions) -> ReportResult:
         fig = radar_figure(run_frame, run_groups, title=f"This report's {suite} (PSNR)")
         radars.append((f"The same plot from our runs ({', '.join(map(str, run_frame.index))}).", "radar-runs", fig))
     else:
-        radar_notes.append("no radar of our runs: it needs at least 2 methods scored on at least 3 of the task axes "
-                           f"(have {len(run_frame)} method(s) on {run_frame.shape[1] if len(run_frame) else 0} axes)")
-    radar_ctx = []
+        notes.append("no radar of our runs: it needs at least 2 methods scored on at least 3 of the task axes "
+                     f"(have {len(run_frame)} method(s) on {run_frame.shape[1] if len(run_frame) else 0} axes)")
+    items = []
     for caption, stem, fig in radars:
         png = figure_bytes(fig, "png")
-        radar_ctx.append({"uri": html.data_uri(png), "alt": caption, "caption": caption})
+        items.append({"uri": html.data_uri(png), "alt": caption, "caption": caption})
         if exports_dir:
             with writing(exports_dir, "--exports"):
                 exports_dir.mkdir(parents=True, exist_ok=True)
                 (exports_dir / f"{stem}.png").write_bytes(png)
                 (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
             exported += [exports_dir / f"{stem}.png", exports_dir / f"{stem}.svg"]
+    return items, notes, exported
 
+
+def _audit(options: ReportOptions, runs, inputs):
+    """The protocol audit over the saved restorations: ``(result or None, note)``."""
+    from .audit import audit as run_audit
+
+    if not options.audit:
+        return None, "switched off (--no-audit)"
+    if not any((d / "images").is_dir() for d in runs.dirs.values()):
+        return None, "the runs saved no restored image (run with --save-images)"
+    result = run_audit(runs, inputs, protocols=options.audit_protocols, limit=options.audit_limit)
+    return result, "no saved restoration could be scored" if result.summary.empty else ""
+
+
+def _stats_context(options: ReportOptions) -> dict[str, Any]:
+    method_text = (
+        "bias-corrected and accelerated percentiles (bias from the share of resampled means below the observed "
+        "one, acceleration from the jackknife)" if options.ci_method == "bca"
+        else "the plain percentiles of the resampled means"
+    )
+    return {"confidence_pct": f"{100 * options.confidence:g}", "n_boot": options.n_boot, "seed": options.seed,
+            "method_name": "BCa" if options.ci_method == "bca" else "percentile", "method_text": method_text}
+
+
+def make_report(options: ReportOptions) -> ReportResult:
+    """Build everything and write ``options.out`` (and ``options.exports`` when given)."""
+    from bench.datasets import DatasetOptions
+
+    from . import html
+    from .grids import InputCache, check_selection
+    from .runs import format_seconds, load_runs
+
+    if not 0 < options.confidence < 1:
+        raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
+    runs = load_runs(options.runs)
+    scored = runs.scored(options.protocol)
+    if options.grids:
+        check_selection(options.grids, runs.records)
+    built, built_by_id = _built_tables(options, scored)
+    exports_dir = Path(options.exports) if options.exports else None
+    radar_ctx, radar_notes, exported = _radars(runs, built_by_id, exports_dir)
     comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
                                    confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
-
     inputs = InputCache(DatasetOptions(data_root=options.data_root))
     grid_figs, grid_notes, grid_selection = _grids(runs, scored, built_by_id, options, inputs)
     grid_ctx = [{"uri": html.data_uri(jpeg, "image/jpeg"), "alt": title, "caption": title} for title, jpeg in grid_figs]
-
-    audit_result, audit_note = None, ""
-    if not options.audit:
-        audit_note = "switched off (--no-audit)"
-    elif not any((d / "images").is_dir() for d in runs.dirs.values()):
-        audit_note = "the runs saved no restored image (run with --save-images)"
-    else:
-        audit_result = run_audit(runs, inputs, protocols=options.audit_protocols, limit=options.audit_limit)
-        if audit_result.summary.empty:
-            audit_note = "no saved restoration could be scored"
-
+    audit_result, audit_note = _audit(options, runs, inputs)
     if exports_dir:
         with writing(exports_dir, "--exports"):
             exported += _write_exports(exports_dir, built, grid_figs, audit_result, comps)
 
     scale = runs.scale()
     scale["training"] = {m: format_seconds(s) for m, s in scale.pop("training_seconds").items()}
-    method_text = (
-        "bias-corrected and accelerated percentiles (bias from the share of resampled means below the observed "
-        "one, acceleration from the jackknife)" if options.ci_method == "bca"
-        else "the plain percentiles of the resampled means"
-    )
     context = {
         "title": options.title, "command": options.command,
-        "runs": _manifest_context(runs), "run_notes": runs.notes, "scale": scale,
-        "stats": {"confidence_pct": f"{100 * options.confidence:g}", "n_boot": options.n_boot, "seed": options.seed,
-                  "method_name": "BCa" if options.ci_method == "bca" else "percentile", "method_text": method_text},
+        "runs": _manifest_context(runs), "run_notes": runs.notes, "scale": scale, "stats": _stats_context(options),
         "tables": [html.table_context(b) for b in built],
         "radars": radar_ctx, "radar_notes": radar_notes,
         "comparisons": _comparison_rows(comps, options.confidence), "comparisons_note": comp_note,
@@ -314,8 +327,8 @@ def make_report(options: ReportOptions) -> ReportResult:
         "grid_note": grid_notes[0] if grid_notes and not grid_ctx else "no image to show",
         "audit": _audit_context(audit_result), "audit_note": audit_note,
         "audit_notes": audit_result.notes if audit_result else [],
+        "profiles": _profiles_context(options.profiles),
     }
-    context["profiles"] = _profiles_context(options.profiles)
     out = Path(options.out)
     with writing(out, "--out"):
         out.parent.mkdir(parents=True, exist_ok=True)
