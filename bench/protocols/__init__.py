@@ -51,8 +51,13 @@ COLOURS = ("rgb", "y-bt601", "y-basicsr")
 SSIM_WINDOWS = ("uniform", "gaussian")
 
 
+#: the direction of every metric a protocol can score: True = higher is better (the one definition;
+#: reports and tables read it from here)
+METRIC_DIRECTIONS: dict[str, bool] = {"psnr": True, "ssim": True, "lpips": False}
+
+
 def _higher_is_better() -> dict[str, bool]:
-    return {"psnr": True, "ssim": True, "lpips": False}
+    return dict(METRIC_DIRECTIONS)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from abair.errors import UserError, unknown_name
+from bench.protocols import METRIC_DIRECTIONS
 
 from .paper import paper_tables_meta, paper_value
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-#: direction of each metric: True = higher is better, False = lower, None = not ranked
-HIGHER_IS_BETTER: dict[str, bool | None] = {"PSNR": True, "SSIM": True, "M": None}
+#: direction of each column metric, from the protocols' table (True = higher is better); the
+#: parameter count ``M`` is not ranked
+HIGHER_IS_BETTER: dict[str, bool | None] = {**{m.upper(): up for m, up in METRIC_DIRECTIONS.items()}, "M": None}
 #: decimals the paper prints
 DECIMALS: dict[str, int] = {"PSNR": 2, "SSIM": 3, "M": 1}
 PAPER, RUN, DELTA = "paper", "run", "delta"
