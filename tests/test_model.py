@@ -499,3 +499,43 @@ def test_forward_of_every_preset_at_256_on_cpu(preset):
             assert out.shape == x.shape and torch.isfinite(out).all()
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
     assert peak_gib < 24
+
+
+def test_oh_fast_path_on_a_mixed_model_merges_lora_and_runs_conv_lora_alone(monkeypatch):
+    """A model with a Conv-LoRA adapter beside LoRA ones: OH's fast path equals the unmerged OH
+    output; the Conv-LoRA branch runs only for the images that chose it, and the LoRA groups run
+    with their adapter merged (no side branch)."""
+    from abair.model.adapters import AdapterSpec, ConvLoRA, LoRA, Projection
+
+    torch.manual_seed(0)
+    model = build("tiny", adapters=0)
+    for name, kind in (("rain", "lora"), ("haze", "lora"), ("blur", "conv-lora")):
+        model.add_adapter(AdapterSpec(name=name, type=kind, rank=4))
+    for m in model.modules():
+        if isinstance(m, LoRA | ConvLoRA):
+            for p in m.parameters():
+                torch.nn.init.normal_(p, std=0.05)
+    model.eval()
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    choice = torch.tensor([[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]])  # rain, blur, haze
+    monkeypatch.setattr(model, "blend_weights", lambda x, mode, task_adapters=None: choice)
+    with torch.no_grad():
+        slow = model(x, "oh", merged=False)
+        delta_batches, branch_names = [], []
+        real_delta, real_forward = ConvLoRA.delta, Projection.forward
+
+        def delta(self, inp):
+            delta_batches.append(inp.shape[0])
+            return real_delta(self, inp)
+
+        def forward(self, inp):
+            if self.state.weights is not None and self.adapters:
+                branch_names.append(tuple(self.state.names))
+            return real_forward(self, inp)
+
+        monkeypatch.setattr(ConvLoRA, "delta", delta)
+        monkeypatch.setattr(Projection, "forward", forward)
+        fast = model(x, "oh", merged=True)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+    assert delta_batches and set(delta_batches) == {1}  # only the blur image, once per host
+    assert set(branch_names) == {("blur",)}  # no LoRA branch: rain and haze ran merged

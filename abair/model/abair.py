@@ -8,7 +8,8 @@ Blending modes (paper: Tables 1 and 8):
 
 - ``sw``: soft weights, the estimator's probabilities per image;
 - ``oh``: one-hot, the estimator's arg-max per image; images are grouped by their adapter and each
-  group runs with that adapter *merged* into the 1x1 weights (fast path) when gradients are off;
+  group runs with that adapter *merged* into the 1x1 weights (fast path) when gradients are off,
+  or, for an adapter that cannot merge (Conv-LoRA), with that adapter as the only side branch;
 - ``oracle``: the known degradation(s): ``task_adapters`` names them (blended equally if several);
 - ``sum``: every adapter with weight 1; ``avg``: every adapter with weight 1/K;
 - ``fixed:<adapter>``: one adapter for every image; ``none``: the backbone alone.
@@ -324,7 +325,7 @@ class ABAIR(nn.Module):
         weights = self.blend_weights(x, mode, task_adapters)
         if mode == "oh":
             use_merged = (not torch.is_grad_enabled()) if merged is None else merged
-            if use_merged and all(s.mergeable for s in self.adapter_specs.values()):
+            if use_merged:
                 return self._forward_merged_one_hot(x, weights.argmax(dim=1))
         names = self.adapter_names
         if weights is not None:
@@ -337,11 +338,20 @@ class ABAIR(nn.Module):
             return self.backbone(x)
 
     def _forward_merged_one_hot(self, x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+        """OH fast path: each group of images sharing an arg-max adapter runs once; a mergeable adapter
+        (LoRA, VeRA) is merged into the 1x1 weights (the backbone's cost), an unmergeable one
+        (Conv-LoRA) runs as the only side branch, so the other adapters never cost anything."""
         out = torch.empty_like(x)
         names = self.adapter_names
         for j in torch.unique(choice).tolist():
             idx = (choice == j).nonzero(as_tuple=True)[0]
-            self.merge(names[j])
+            name = names[j]
+            if not self.adapter_specs[name].mergeable:
+                only = torch.ones(len(idx), 1, dtype=x.dtype, device=x.device)
+                with self.set_blend(only, (name,)):
+                    out[idx] = self.backbone(x[idx])
+                continue
+            self.merge(name)
             try:
                 with self.set_blend(None):
                     out[idx] = self.backbone(x[idx])
