@@ -71,6 +71,7 @@ def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protoco
             "options": {
                 "limit": spec.limit, "device": spec.device, "save_images": spec.save_images,
                 "tile": spec.tile, "tile_overlap": spec.tile_overlap, "tile_blend": spec.tile_blend,
+                "batch": spec.batch,
             },
             **environment(spec),
         }

@@ -44,6 +44,7 @@ class RunSpec:
     tile: int | None = None
     tile_overlap: int = 32
     tile_blend: str = "linear"
+    batch: int = 1  # images restored per call, up to each method's max_batch (same size, same protocols)
     progress: bool = True
     command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
 
@@ -59,6 +60,8 @@ def _check_device(device: str) -> None:
 
 def _check_spec(spec: RunSpec) -> None:
     """Refuse what would silently run something else than asked: no method, a limit of 0 or less, a bad tiling."""
+    if isinstance(spec.batch, bool) or not isinstance(spec.batch, int) or spec.batch < 1:
+        raise UserError(f"the batch size must be a positive number of images, got {spec.batch!r}")
     if not spec.methods:
         raise UserError("no method to run; give at least one (see 'abair-bench methods list')")
     if not str(spec.out).strip():
@@ -118,46 +121,70 @@ def _restore(method, batch, context, spec: RunSpec):
     return restore_padded(method, batch, context)
 
 
-def _score_image(method, dataset, pair, protocols, spec: RunSpec, run_id: str, images_dir: Path | None):
-    """Restore one pair once per distinct input crop and score it under each protocol; returns rows."""
+def _score_batch(method, dataset, pairs, protocols, spec: RunSpec, run_id: str, images_dir: Path | None):
+    """Restore ``pairs`` (same dataset, same protocols) once per distinct input crop, as one batch
+    when their prepared inputs share a size (else one at a time), and score each image under each
+    protocol; returns rows. ``seconds`` of an image is its batch's restoration time divided by the
+    batch size."""
     import torch
 
-    from abair.imageops import tensor_to_float_array, tensor_to_uint8, uint8_to_tensor
-    from baselines.base import RestoreContext
+    from abair.imageops import uint8_to_tensor
 
-    context = RestoreContext(dataset.name, dataset.task, (pair.image_id,), tuple(dataset.degradations))
     by_crop: dict[int, list] = {}
     for protocol in protocols:
         by_crop.setdefault(protocol.input_crop_multiple, []).append(protocol)
     rows = []
     for group in by_crop.values():
-        degraded, clean = group[0].prepare_pair(pair.degraded, pair.clean)
-        x = uint8_to_tensor(degraded).unsqueeze(0).to(spec.device)
-        if spec.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with torch.inference_mode():
-            y = _restore(method, x, context, spec)
-        if spec.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-        if not torch.isfinite(y).all():
-            raise UserError(f"method '{method.name}' returned NaN or inf on {dataset.name}/{pair.image_id}")
-        restored = tensor_to_float_array(y)
-        if images_dir is not None:
-            _save_png(images_dir / safe_name(method.name) / safe_name(dataset.name) / f"{pair.image_id}.png",
-                      tensor_to_uint8(y))
-        h, w = clean.shape[:2]
-        for protocol in group:
-            for metric, value in protocol.score(restored, clean).items():
-                rows.append(
-                    {
-                        "run_id": run_id, "method": method.name, "dataset": dataset.name, "task": dataset.task,
-                        "image_id": pair.image_id, "protocol": protocol.spec, "metric": metric,
-                        "value": float(value), "seconds": seconds, "height": h, "width": w,
-                    }
-                )
+        prepared = [group[0].prepare_pair(pair.degraded, pair.clean) for pair in pairs]
+        chunks = [list(range(len(pairs)))] if len({d.shape for d, _ in prepared}) == 1 else \
+            [[i] for i in range(len(pairs))]
+        for chunk in chunks:
+            x = torch.stack([uint8_to_tensor(prepared[i][0]) for i in chunk]).to(spec.device)
+            ids = tuple(pairs[i].image_id for i in chunk)
+            y, seconds = _timed_restore(method, dataset, x, ids, spec)
+            for j, i in enumerate(chunk):
+                rows += _image_rows(method, dataset, pairs[i].image_id, y[j:j + 1], prepared[i][1], group,
+                                    seconds / len(chunk), run_id, images_dir)
     return rows
+
+
+def _timed_restore(method, dataset, x, image_ids: tuple[str, ...], spec: RunSpec):
+    """``(restored batch, seconds)``; NaN or inf in the output is a one-line error."""
+    import torch
+
+    from baselines.base import RestoreContext
+
+    context = RestoreContext(dataset.name, dataset.task, image_ids, tuple(dataset.degradations))
+    if spec.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        y = _restore(method, x, context, spec)
+    if spec.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    if not torch.isfinite(y).all():
+        raise UserError(f"method '{method.name}' returned NaN or inf on {dataset.name}/"
+                        f"{image_ids[0] if len(image_ids) == 1 else ', '.join(image_ids)}")
+    return y, seconds
+
+
+def _image_rows(method, dataset, image_id: str, y, clean, protocols, seconds: float, run_id: str,
+                images_dir: Path | None) -> list[dict]:
+    """The rows of one restored image (float (1, 3, H, W)) under each protocol; saves its PNG."""
+    from abair.imageops import tensor_to_float_array, tensor_to_uint8
+
+    restored = tensor_to_float_array(y)
+    if images_dir is not None:
+        _save_png(images_dir / safe_name(method.name) / safe_name(dataset.name) / f"{image_id}.png",
+                  tensor_to_uint8(y))
+    h, w = clean.shape[:2]
+    return [
+        {"run_id": run_id, "method": method.name, "dataset": dataset.name, "task": dataset.task,
+         "image_id": image_id, "protocol": protocol.spec, "metric": metric, "value": float(value),
+         "seconds": seconds, "height": h, "width": w}
+        for protocol in protocols for metric, value in protocol.score(restored, clean).items()
+    ]
 
 
 def safe_name(name: str) -> str:
@@ -278,13 +305,29 @@ def _execute(work, done, store: RunStore, spec: RunSpec, run_id: str, dist: Dist
         total=len(work), desc=f"rank {dist.rank}" if dist.active else "run", unit="img",
         disable=not spec.progress, file=sys.stderr, position=dist.rank, leave=True,
     )
-    for method, dataset, image_id, todo in work:
+    for method, dataset, items in _batches(work, spec):
         bar.set_postfix_str(f"{method.name} {dataset.name}", refresh=False)
-        pair = dataset.load(image_id)
-        rows = _score_image(method, dataset, pair, todo, spec, run_id, images_dir)
-        store.writer.append([r for r in rows if row_key(r) not in done])
-        bar.update(1)
+        pairs = [dataset.load(image_id) for image_id, _ in items]
+        rows = _score_batch(method, dataset, pairs, items[0][1], spec, run_id, images_dir)
+        store.writer.append([r for r in rows if row_key(r) not in done])  # one write per batch
+        bar.update(len(items))
     bar.close()
+
+
+def _batches(work, spec: RunSpec):
+    """Consecutive work items of one method, dataset and protocol list, at most ``spec.batch`` and the
+    method's ``max_batch`` at a time (one at a time when tiling): ``(method, dataset, [(id, todo)])``."""
+    current, key = [], None
+    for method, dataset, image_id, todo in work:
+        limit = 1 if spec.tile is not None else max(1, min(spec.batch, int(getattr(method, "max_batch", 1))))
+        item_key = (id(method), dataset.name, tuple(p.spec for p in todo))
+        if current and (item_key != key or len(current) >= limit):
+            yield current[0][0], current[0][1], [(i, t) for _, _, i, t in current]
+            current = []
+        current.append((method, dataset, image_id, todo))
+        key = item_key
+    if current:
+        yield current[0][0], current[0][1], [(i, t) for _, _, i, t in current]
 
 
 def summarise(run_dir, methods=None, datasets=None, scope=None):

@@ -7,6 +7,7 @@ from baselines.base import Method
 
 class Sleepy(Method):
     name = "sleepy"
+    max_batch = 8
 
     def __init__(self, seconds: float = 0.2):
         self.seconds = seconds

@@ -336,3 +336,62 @@ def test_manifest_records_the_thread_count(tmp_path):
     assert main(ONE_SET + ["--limit", "1", "--out", str(tmp_path)]) == 0
     threads = json.loads((tmp_path / "manifest.json").read_text())["invocations"][-1]["threads"]
     assert threads == {"torch": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+def test_batched_runs_give_the_records_of_one_image_at_a_time(tmp_path):
+    """--batch 8 restores up to 8 same-size images per call (ABAIR's max_batch is 4, identity's 64):
+    every record equals the one-at-a-time run's to 1e-6, and the manifest says the batch size."""
+    common = ["run", "--suite", "mini", "--datasets", "mini-derain,mini-deblur", "--methods",
+              "identity,abair-sw,abair-oh", "--limit", "6", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "one")]) == 0
+    assert main(common + ["--out", str(tmp_path / "eight"), "--batch", "8"]) == 0
+    one, eight = read_records(tmp_path / "one"), read_records(tmp_path / "eight")
+    key = lambda r: (r["method"], r["dataset"], r["image_id"], r["protocol"], r["metric"])  # noqa: E731
+    a, b = {key(r): float(r["value"]) for r in one}, {key(r): float(r["value"]) for r in eight}
+    assert a.keys() == b.keys() and len(a) == 3 * 2 * 6 * 2
+    diff = {m: max(abs(a[k] - b[k]) for k in a if k[4] == m) for m in ("psnr", "ssim")}
+    print("batch-8 vs batch-1 max differences:", diff)
+    # float32 convolutions of a batch may sum in another order than of one image: the outputs differ by
+    # float32 rounding (~1e-7), which moves PSNR by a few 1e-6 dB
+    assert diff["psnr"] <= 1e-5 and diff["ssim"] <= 1e-6
+    invocation = json.loads((tmp_path / "eight" / "manifest.json").read_text())["invocations"][-1]
+    assert invocation["options"]["batch"] == 8
+    # a batch shares its time: the images of one identity batch of 6 carry equal seconds
+    seconds = {r["image_id"]: r["seconds"] for r in eight if r["method"] == "identity" and r["dataset"] == "mini-derain"}
+    assert len(set(seconds.values())) == 1
+
+
+def test_kill_9_mid_batch_loses_at_most_the_batch_in_flight_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = CLI + ["run", "--suite", "mini", "--datasets", "mini-denoise-s25", "--methods", "slow_method:make",
+                  "--limit", "12", "--batch", "4", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "records.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) > 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = read_records(out)
+    assert len(partial) in (4 * 2, 8 * 2)  # whole batches only: written once per batch
+    done = subprocess.run(args, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = read_records(out)
+    keys = [(r["image_id"], r["metric"]) for r in rows]
+    assert len(rows) == 12 * 2 and len(set(keys)) == len(keys)
+    assert rows[: len(partial)] == partial
+
+
+def test_batch_must_be_positive(capsys):
+    from abair.errors import UserError
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--suite", "mini", "--methods", "identity", "--out", "x", "--batch", "0"])
+    assert exc.value.code == 2
+    assert "argument --batch: must be a positive integer, got 0" in capsys.readouterr().err
+    from bench.runner import RunSpec, run
+
+    with pytest.raises(UserError, match="the batch size must be a positive number of images, got 0"):
+        run(RunSpec(out="x", methods=["identity"], datasets=["mini-derain"], batch=0))
