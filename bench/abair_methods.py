@@ -43,6 +43,19 @@ def embedded_default() -> Path | None:
     return Path(str(ref)) if ref.is_file() else None
 
 
+def checkpoint_label(path: str | Path) -> str:
+    """How a checkpoint is named in method configs and outputs: ``embedded:abair-tiny.safetensors``
+    for a file the package ships (wherever it is installed; the config's SHA-256 pins its content),
+    the path as given otherwise."""
+    default = embedded_default()
+    try:
+        if default is not None and Path(path).resolve().parent == default.resolve().parent:
+            return f"embedded:{Path(path).name}"
+    except OSError:
+        pass
+    return str(path)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -92,7 +105,7 @@ class ABAIRMethod(Method):
         return {
             "name": self.name,
             "mode": self.mode,
-            "checkpoint": str(self.checkpoint),
+            "checkpoint": checkpoint_label(self.checkpoint),
             "checkpoint_sha256": self._sha256,
             "preset": m.config.preset,
             "adapters": {n: f"{s.type}-r{s.rank}" for n, s in m.adapter_specs.items()},

@@ -92,7 +92,9 @@ def evaluate(model, datasets, device: str = "cpu", batch: int = 16) -> dict:
 def format_result(result: dict, checkpoint: str) -> str:
     names = result["classes"]
     width = max(8, *(len(n) for n in names)) + 1
-    lines = [f"estimator of {checkpoint}", "", f"{'dataset':<22}{'degradation':<12}{'n':>4}  top-1"]
+    from bench.abair_methods import checkpoint_label
+
+    lines = [f"estimator of {checkpoint_label(checkpoint)}", "", f"{'dataset':<22}{'degradation':<12}{'n':>4}  top-1"]
     for name, v in result["per_dataset"].items():
         lines.append(f"{name:<22}{v['degradation']:<12}{v['n']:>4}  {100 * v['accuracy']:5.1f}%")
     lines.append(f"{'all':<22}{'':<12}{result['n']:>4}  {100 * result['accuracy']:5.1f}%")
