@@ -5,9 +5,9 @@
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-OUT=${OUT:-/tmp}
-RES=${RES:-/tmp/abair-cuda-2}
-rm -rf "$RES" && mkdir -p "$RES"
+OUT=${OUT:-runs/cuda}
+RES=${RES:-runs/cuda/abair-cuda-2}
+rm -rf "$RES" && mkdir -p "$RES" "$OUT"
 trap 'tar -C "$(dirname "$RES")" -czf "$OUT/cuda-2.tar.gz" "$(basename "$RES")"; ls -la "$OUT"' EXIT
 AB=("$PY" -c "import sys; from bench.cli import main; sys.exit(main())")
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$RES/gpu.txt"

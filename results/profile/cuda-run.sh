@@ -7,9 +7,10 @@
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-OUT=${OUT:-/tmp}
-RES=${RES:-/tmp/abair-cuda}
-rm -rf "$RES" && mkdir -p "$RES"
+OUT=${OUT:-runs/cuda}
+RES=${RES:-runs/cuda/abair-cuda}
+WORK=${WORK:-runs/cuda/small-train}  # training outputs (not packed)
+rm -rf "$RES" && mkdir -p "$RES" "$OUT"
 trap 'tar -C "$(dirname "$RES")" -czf "$OUT/cuda.tar.gz" "$(basename "$RES")"; ls -la "$OUT"' EXIT
 AB=("$PY" -c "import sys; from bench.cli import main; sys.exit(main())")
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$RES/gpu.txt"
@@ -25,13 +26,13 @@ step paper 150 "${AB[@]}" profile --preset paper "${COMMON[@]}" \
   --configs none,fixed,oh-merged,oh,sw,sw-merged,estimator,restormer,promptir --out "$RES/cuda-paper"
 # the `small` recipe on CUDA with AMP: Phase I for 200 steps (the full recipe is 60,000), then one
 # adapter for 100 steps: step times, and the CUDA training path end to end
-step train-phase1 100 "${AB[@]}" train phase1 --recipe small --set phase1.steps=200 --set phase1.checkpoint_every=100 \
-  --set phase1.warmup=50 --out /tmp/small --no-progress ${TRAIN_DEVICE:+--device $TRAIN_DEVICE}
-step train-adapter 60 "${AB[@]}" train adapter --name blur --checkpoint /tmp/small/phase1/backbone.safetensors \
-  --recipe small --set phase2.steps=100 --set phase2.checkpoint_every=1000 --set phase2.warmup=10 \
-  --out /tmp/small/small-blur.safetensors --no-progress ${TRAIN_DEVICE:+--device $TRAIN_DEVICE}
+step train-phase1 100 "${AB[@]}" train phase1 --recipe small --set 'data.clean=[]' --set phase1.steps=200 --set phase1.checkpoint_every=100 \
+  --set phase1.warmup=50 --out $WORK --no-progress ${TRAIN_DEVICE:+--device $TRAIN_DEVICE}
+step train-adapter 60 "${AB[@]}" train adapter --name blur --checkpoint $WORK/phase1/backbone.safetensors \
+  --recipe small --set 'data.clean=[]' --set 'data.train={}' --set phase2.steps=100 --set phase2.checkpoint_every=1000 --set phase2.warmup=10 \
+  --out $WORK/small-blur.safetensors --no-progress ${TRAIN_DEVICE:+--device $TRAIN_DEVICE}
 mkdir -p "$RES/train-small"
-cp /tmp/small/phase1/log.jsonl "$RES/train-small/phase1-log.jsonl"
-cp /tmp/small/phase1/summary.json "$RES/train-small/phase1-summary.json"
-cp /tmp/small/small-blur.train-blur/log.jsonl "$RES/train-small/adapter-blur-log.jsonl"
-cp /tmp/small/small-blur.train-blur/summary.json "$RES/train-small/adapter-blur-summary.json"
+cp $WORK/phase1/log.jsonl "$RES/train-small/phase1-log.jsonl"
+cp $WORK/phase1/summary.json "$RES/train-small/phase1-summary.json"
+cp $WORK/small-blur.train-blur/log.jsonl "$RES/train-small/adapter-blur-log.jsonl"
+cp $WORK/small-blur.train-blur/summary.json "$RES/train-small/adapter-blur-summary.json"
