@@ -392,3 +392,13 @@ def test_two_processes_equal_one_to_float_rounding_and_resume_on_another_world_s
     assert state["step"] == 2 and state["world"] == 2
     _train_cli(mixed, tmp_path / "corpus", 1, "--resume")
     assert _max_difference(one, mixed / phases.BACKBONE_FILE) < 1e-5
+
+
+def test_default_workers_follow_the_cores_per_process(monkeypatch):
+    import os
+
+    from abair.train.loader import default_workers
+
+    for cores, local_world, want in ((2, 1, 1), (2, 2, 0), (16, 8, 1), (16, 1, 8), (64, 2, 8), (1, 1, 0)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, c=cores: set(range(c)))
+        assert default_workers(local_world) == want, (cores, local_world)

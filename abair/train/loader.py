@@ -32,14 +32,14 @@ MAX_AUTO_WORKERS = 8
 
 def default_workers(local_world: int = 1) -> int:
     """Loader workers per training process: one less than its share of the CPU cores (the training
-    process keeps one), at most :data:`MAX_AUTO_WORKERS`; 0 (load in the training process) on a
-    machine with two cores or fewer per process."""
+    process keeps one), at most :data:`MAX_AUTO_WORKERS`; 0 (load in the training process) when a
+    process has one core or less (e.g. 16 cores for 8 GPU processes: 1 worker each)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
     share = cores // max(1, local_world)
-    return 0 if share <= 2 else min(MAX_AUTO_WORKERS, share - 1)
+    return 0 if share <= 1 else min(MAX_AUTO_WORKERS, share - 1)
 
 
 class StepBatches(torch.utils.data.Dataset):
