@@ -402,3 +402,13 @@ def test_default_workers_follow_the_cores_per_process(monkeypatch):
     for cores, local_world, want in ((2, 1, 1), (2, 2, 0), (16, 8, 1), (16, 1, 8), (64, 2, 8), (1, 1, 0)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, c=cores: set(range(c)))
         assert default_workers(local_world) == want, (cores, local_world)
+
+
+def test_several_clean_sets_are_read_as_one(tmp_path):
+    a = write_corpus(tmp_path / "a", 3, sizes=(40, 48), seed=1)
+    b = write_corpus(tmp_path / "b", 2, sizes=(20, 24), seed=2)  # smaller than the crop: skipped
+    from bench.datasets.train_inputs import clean_source
+
+    source = clean_source([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert len(source) == 5 and [source.name(i) for i in range(5)] == [str(p) for p in sorted(a) + sorted(b)]
+    assert CropSampler(source, 32).images.summary() == {"images": 5, "used": 3, "too_small": 2, "unreadable": 0}

@@ -7,7 +7,8 @@ each image they read and drop the rest, so memory does not grow with the corpus.
 
 - :class:`ArraySource`: images already in memory (the embedded train pool; tests);
 - :class:`FileSource`: image files (PNG, JPEG, WebP, TIFF, BMP) decoded with Pillow on demand;
-- :class:`PairSource`: aligned (degraded, clean) files or arrays of a paired training set.
+- :class:`PairSource`: aligned (degraded, clean) files or arrays of a paired training set;
+- :class:`ConcatSource`: several sources as one (e.g. DIV2K and Flickr2K).
 
 :func:`collect_images` turns what a user names into a list of files: a folder (searched
 recursively) or a text file listing image paths (one per line, relative to the list's folder;
@@ -100,6 +101,40 @@ class FileSource(ImageSource):
         except Exception as exc:
             raise UserError(f"training image '{path}' could not be decoded ({type(exc).__name__}: "
                             f"{' '.join(str(exc).split())[:120]})") from None
+
+
+class ConcatSource(ImageSource):
+    """Several sources as one (indices run through them in order)."""
+
+    def __init__(self, sources: list[ImageSource]):
+        self.sources = sources
+        self.offsets = []
+        total = 0
+        for s in sources:
+            self.offsets.append(total)
+            total += len(s)
+        self.total = total
+
+    def _locate(self, index: int) -> tuple[ImageSource, int]:
+        import bisect
+
+        k = bisect.bisect_right(self.offsets, index) - 1
+        return self.sources[k], index - self.offsets[k]
+
+    def __len__(self) -> int:
+        return self.total
+
+    def name(self, index: int) -> str:
+        source, i = self._locate(index)
+        return source.name(i)
+
+    def size(self, index: int) -> tuple[int, int]:
+        source, i = self._locate(index)
+        return source.size(i)
+
+    def read(self, index: int):
+        source, i = self._locate(index)
+        return source.read(i)
 
 
 class PairSource:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from abair.errors import UserError
 from abair.train.inputs import TrainData
-from abair.train.sources import FileSource, ImageSource, PairSource, collect_images
+from abair.train.sources import ConcatSource, FileSource, ImageSource, PairSource, collect_images
 
 HF_PREFIX = "hf:"
 
@@ -89,11 +89,9 @@ class _Missing(UserError):
     """A set that could not be found (collected so that all are reported together)."""
 
 
-def _registered(name: str):
-    try:
-        from .training import training_set_names
-    except ImportError:  # pragma: no cover - the training registry is part of the package
-        return None
+def _registered(name: str) -> bool:
+    from .training import training_set_names
+
     return name in training_set_names()
 
 
@@ -166,40 +164,6 @@ def _pairs_from_benchmark(name: str, data_root, dataset_paths, allow_partial) ->
             return None  # clean images only
     options = DatasetOptions(data_root=data_root, dataset_paths=dict(dataset_paths or {}), allow_partial=allow_partial)
     return DatasetPairs(get_dataset(name, options))
-
-
-class ConcatSource(ImageSource):
-    """Several sources as one (indices run through them in order)."""
-
-    def __init__(self, sources: list[ImageSource]):
-        self.sources = sources
-        self.offsets = []
-        total = 0
-        for s in sources:
-            self.offsets.append(total)
-            total += len(s)
-        self.total = total
-
-    def _locate(self, index: int) -> tuple[ImageSource, int]:
-        import bisect
-
-        k = bisect.bisect_right(self.offsets, index) - 1
-        return self.sources[k], index - self.offsets[k]
-
-    def __len__(self) -> int:
-        return self.total
-
-    def name(self, index: int) -> str:
-        source, i = self._locate(index)
-        return source.name(i)
-
-    def size(self, index: int) -> tuple[int, int]:
-        source, i = self._locate(index)
-        return source.size(i)
-
-    def read(self, index: int):
-        source, i = self._locate(index)
-        return source.read(i)
 
 
 #: the recipe sections each training action reads
