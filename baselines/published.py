@@ -3,6 +3,9 @@
 - ``restormer``: Restormer (Zamir et al., CVPR 2022), ``--method-arg restormer.checkpoint=PATH``;
 - ``promptir``: PromptIR (Potlapalli et al., NeurIPS 2023), ``--method-arg promptir.checkpoint=PATH``;
 - ``airnet``: AirNet (Li et al., CVPR 2022), ``--method-arg airnet.checkpoint=PATH``;
+- ``mprnet[:deblur|derain|denoise]``: MPRNet (Zamir et al., CVPR 2021), on spandrel-extra-arches' network;
+- ``uformer[:denoise|deblur]``: Uformer (Wang et al., CVPR 2022), the authors' square zero-padding to 128;
+- ``x-restormer[:denoise|deblur|derain|dehaze]``: X-Restormer (Chen et al., ECCV 2024), padding to 64;
 - ``spandrel:<path>``: any RGB 1x restoration model the ``spandrel`` package recognises.
 
 The architectures are this project's re-implementations (:mod:`baselines.archs`); the weights are
@@ -21,7 +24,11 @@ from abair.errors import UserError
 
 from .base import Method, RestoreContext
 
-__all__ = ["CheckpointMethod", "AirNetMethod", "SpandrelMethod", "make_restormer", "make_promptir", "make_airnet", "make_spandrel"]
+__all__ = [
+    "CheckpointMethod", "AirNetMethod", "MPRNetMethod", "UformerMethod", "SpandrelMethod", "make_restormer",
+    "make_promptir", "make_airnet", "make_mprnet", "make_uformer", "make_xrestormer", "make_spandrel",
+    "variant_record_name", "build_official", "official_forward", "PIPELINES",
+]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -43,8 +50,9 @@ class CheckpointMethod(Method):
     """A network loaded from a checkpoint, run as-is on the batch (eval mode, no gradients)."""
 
     def __init__(self, name: str, model, checkpoint: Path, architecture: str, arch_config: dict,
-                 multiple_of: int, max_batch: int = 1):
+                 multiple_of: int, max_batch: int = 1, details: dict[str, Any] | None = None):
         self.name = name
+        self.details = dict(details or {})  # e.g. the variant and the authors' test pipeline, in config()
         self.model = model.eval()
         self.checkpoint = checkpoint
         self.architecture = architecture
@@ -63,6 +71,7 @@ class CheckpointMethod(Method):
             "checkpoint": str(self.checkpoint),
             "checkpoint_sha256": self._sha256,
             "arch_config": {k: _jsonable(v) for k, v in self.arch_config.items()},
+            **self.details,
         }
 
     def to(self, device: str) -> CheckpointMethod:
@@ -148,6 +157,225 @@ class AirNetMethod(CheckpointMethod):
         out = super().config()
         out["arch_config"]["deform_conv"] = deform_conv_backend(self.arch_config["deform_conv"], self.device.split(":")[0])
         return out
+
+
+# -------------------------------------------------------------------------------------- named variants
+
+#: each method's test pipeline as its authors' scripts run it (recorded in config(), see docs/BASELINES.md)
+PIPELINES: dict[str, dict[str, Any]] = {
+    "mprnet": {
+        "pad": "reflect, bottom/right, to a multiple of 8 (the harness)", "output": "stage 3 of (stage 3, 2, 1)",
+        "crop": "back to the input size", "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]",
+        "self_ensemble": False, "source": "swz30/MPRNet demo.py, Deblurring/test.py",
+    },
+    "uformer": {
+        "pad": "zeros, centred, to a square of side ceil(max(h, w) / 128) * 128 (expand2square, in the method)",
+        "output": "the image cut back out of the square", "crop": "back to the input size", "clip": "[0, 1]",
+        "colour": "RGB", "range": "[0, 1]", "self_ensemble": False,
+        "source": "ZhendongWang6/Uformer test/test_sidd.py, test/test_gopro_hide.py",
+    },
+    "x-restormer": {
+        "pad": "reflect, bottom/right, to a multiple of 64 (the harness; padding_size: 64)", "output": "the network's",
+        "crop": "back to the input size", "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]",
+        "self_ensemble": False, "source": "Andrew0613/X-Restormer xrestormer/models/xrestormer_model.py, "
+                                          "options/test/00*.yml",
+    },
+}
+
+
+def _variants(method: str) -> dict[str, Any]:
+    from .catalog import published
+
+    return published(method).variants
+
+
+def _check_variant(method: str, variant: str) -> str:
+    """``variant`` when it names one of ``method``'s released checkpoints ('' for none), else one line."""
+    from abair.errors import did_you_mean
+
+    known = _variants(method)
+    if variant and variant not in known:
+        raise UserError(f"'{method}:{variant}' is not a variant of {method}{did_you_mean(variant, list(known))}; "
+                        f"its variants: {', '.join(f'{method}:{v}' for v in known)}")
+    return variant
+
+
+def variant_record_name(method: str):
+    """The record-name function of ``METHOD[:variant]`` (``mprnet:deblur`` records as ``mprnet:deblur``)."""
+
+    def record(variant: str) -> str:
+        return f"{method}:{_check_variant(method, variant)}" if variant else method
+
+    return record
+
+
+mprnet_record_name = variant_record_name("mprnet")
+uformer_record_name = variant_record_name("uformer")
+xrestormer_record_name = variant_record_name("x-restormer")
+
+
+def _variant_start(method: str, variant: str, checkpoint: str | None, max_batch: Any, example: str
+                   ) -> tuple[str, str, Path, int]:
+    """(variant, record name, checkpoint path, max_batch) of ``METHOD[:variant]``, each checked in one line."""
+    variant = _check_variant(method, variant)
+    name = f"{method}:{variant}" if variant else method
+    files = f"the release file {_variants(method)[variant].file}" if variant else f"e.g. {example}"
+    return variant, name, _need_checkpoint(name, checkpoint, files), _max_batch(max_batch)
+
+
+def _variant_details(method: str, variant: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"variant": variant or None}
+    if variant:
+        release = _variants(method)[variant]
+        details["released_file"] = release.file
+        details["tasks"] = list(release.tasks)
+    details["pipeline"] = dict(PIPELINES[method])
+    return details
+
+
+def _rgb(path: Path, display: str, c_in: int, c_out: int) -> None:
+    if (c_in, c_out) != (3, 3):
+        raise UserError(f"checkpoint {path} is a {c_in}->{c_out}-channel {display}; the benchmark restores RGB images (3->3)")
+
+
+class MPRNetMethod(CheckpointMethod):
+    """MPRNet: the network returns (stage 3, stage 2, stage 1); the restored image is stage 3."""
+
+    def restore(self, batch, context: RestoreContext):
+        import torch
+
+        from .archs.mprnet import final_output
+
+        with torch.inference_mode():
+            return final_output(self.model(batch))
+
+
+def make_mprnet(variant: str = "", checkpoint: str | None = None, max_batch: int = 1) -> MPRNetMethod:
+    """``mprnet`` / ``mprnet:deblur|derain|denoise`` from an official ``model_*.pth``.
+
+    The variant names the released file the checkpoint must be (the three differ in width, so a file of
+    another variant is refused naming the right one); without a variant any MPRNet width is accepted.
+    """
+    from .archs.loading import load_mprnet
+    from .archs.mprnet import MPRNET_VARIANTS, mprnet_variant
+
+    variant, name, path, max_batch = _variant_start("mprnet", variant, checkpoint, max_batch, "model_deblurring.pth")
+    model, cfg = load_mprnet(path)
+    _rgb(path, "MPRNet", cfg["in_c"], cfg["out_c"])
+    found = mprnet_variant(cfg)
+    if variant and found != variant:
+        widths = ", ".join(f"{k} {cfg[k]}" for k in MPRNET_VARIANTS[variant])
+        which = f"the {found} model: use --methods mprnet:{found}" if found else "no released variant: use --methods mprnet"
+        raise UserError(f"checkpoint {path} is not MPRNet's {variant} model ({widths}; it is {which})")
+    details = _variant_details("mprnet", variant)
+    details["widths_match"] = found
+    return MPRNetMethod(name, model, path, "MPRNet", cfg, multiple_of=8, max_batch=max_batch, details=details)
+
+
+class UformerMethod(CheckpointMethod):
+    """Uformer with the authors' test padding: zeros, centred, to a square of side a multiple of 128."""
+
+    def restore(self, batch, context: RestoreContext):
+        import torch
+
+        from .archs.uformer import crop_from_square, expand_to_square
+
+        square, offsets = expand_to_square(batch, 16 * self.arch_config["win_size"])
+        with torch.inference_mode():
+            return crop_from_square(self.model(square), offsets, tuple(batch.shape[-2:]))
+
+
+def make_uformer(variant: str = "", checkpoint: str | None = None, max_batch: int = 1,
+                 img_size: int = 128) -> UformerMethod:
+    """``uformer`` / ``uformer:denoise|deblur`` from an official ``.pth`` (Uformer_B_SIDD.pth, Uformer_B_GoPro.pth).
+
+    Both released files are Uformer-B: a variant refuses any other size. ``img_size`` is the size the
+    network is built for (the authors' test scripts: 128, which leaves the 8x8 bottleneck unshifted).
+    """
+    from .archs.loading import load_uformer
+    from .archs.uformer import uformer_size
+
+    if not isinstance(img_size, int) or isinstance(img_size, bool) or img_size < 16:
+        raise UserError(f"uformer.img_size must be an integer of at least 16, got {img_size!r}")
+    variant, name, path, max_batch = _variant_start("uformer", variant, checkpoint, max_batch, "Uformer_B_SIDD.pth")
+    model, cfg = load_uformer(path, img_size=img_size)
+    _rgb(path, "Uformer", cfg["dd_in"], 3)
+    size = uformer_size(cfg)
+    if variant and size != "Uformer-B":
+        raise UserError(f"checkpoint {path} is {'a ' + size if size else 'not a named Uformer size'} but "
+                        f"uformer:{variant} is the released Uformer-B ({_variants('uformer')[variant].file}); "
+                        "run it as --methods uformer")
+    details = {**_variant_details("uformer", variant), "size": size}
+    return UformerMethod(name, model, path, "Uformer", cfg, multiple_of=1, max_batch=max_batch, details=details)
+
+
+def make_xrestormer(variant: str = "", checkpoint: str | None = None, max_batch: int = 1) -> CheckpointMethod:
+    """``x-restormer`` / ``x-restormer:denoise|deblur|derain|dehaze`` from an official BasicSR ``.pth``.
+
+    The released files share one configuration, so the variant names the run and the file expected
+    (it cannot be checked from the tensors). ``sr_300k.pth`` (x4 super-resolution) is no 1x restorer.
+    """
+    from .archs.loading import load_xrestormer
+
+    variant, name, path, max_batch = _variant_start("x-restormer", variant, checkpoint, max_batch, "deblur_300k.pth")
+    model, cfg = load_xrestormer(path)
+    _rgb(path, "X-Restormer", cfg["in_channels"], cfg["out_channels"])
+    return CheckpointMethod(name, model, path, "X-Restormer", cfg, multiple_of=8 * cfg["window_size"],
+                            max_batch=max_batch, details=_variant_details("x-restormer", variant))
+
+
+# -------------------------------------------------------------------------------------- profiling
+
+
+def build_official(name: str):
+    """The network ``name`` at the size of its main release, randomly initialised (for ``abair-bench profile``)."""
+    if name == "restormer":
+        from .archs.restormer import Restormer
+
+        return Restormer()
+    if name == "promptir":
+        from .archs.promptir import PromptIR
+
+        return PromptIR()
+    if name == "mprnet":
+        from .archs.mprnet import MPRNET_DEFAULTS, build_mprnet
+
+        return build_mprnet(**MPRNET_DEFAULTS)
+    if name == "uformer":
+        from .archs.uformer import Uformer
+
+        return Uformer()
+    if name == "x-restormer":
+        from .archs.xrestormer import XRestormer
+
+        return XRestormer()
+    raise ValueError(f"no official build for {name!r}")
+
+
+def official_forward(name: str, net):
+    """``x -> restored`` for ``net`` with the method's own test pipeline (padding, output selection)."""
+    if name == "mprnet":
+        from .archs.mprnet import final_output
+
+        return lambda x: final_output(net(x))
+    if name == "uformer":
+        from .archs.uformer import crop_from_square, expand_to_square
+
+        def uformer(x):
+            square, offsets = expand_to_square(x, 16 * net.win_size)
+            return crop_from_square(net(square), offsets, tuple(x.shape[-2:]))
+
+        return uformer
+    if name == "x-restormer":
+        import torch.nn.functional as F
+
+        def xrestormer(x):
+            h, w = x.shape[-2:]
+            m = 8 * net.window_size
+            return net(F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect"))[..., :h, :w]
+
+        return xrestormer
+    return net
 
 
 # -------------------------------------------------------------------------------------- spandrel

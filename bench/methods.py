@@ -51,11 +51,18 @@ for _name, _target, _summary in (
 PREFIX_METHODS: dict[str, str] = {
     "spandrel": "baselines.published:make_spandrel",
     "folder": "baselines.folder:make_from_spec",  # folder:NAME=/path, precomputed outputs
+    # published architectures with named variants: mprnet, mprnet:deblur, ... (the variant may be empty)
+    "mprnet": "baselines.published:make_mprnet",
+    "uformer": "baselines.published:make_uformer",
+    "x-restormer": "baselines.published:make_xrestormer",
 }
 #: the method name (in the records) of ``PREFIX:<argument>``, known before the method is built
 PREFIX_RECORD_NAMES: dict[str, str] = {
     "spandrel": "baselines.published:spandrel_record_name",
     "folder": "baselines.folder:record_name",
+    "mprnet": "baselines.published:mprnet_record_name",
+    "uformer": "baselines.published:uformer_record_name",
+    "x-restormer": "baselines.published:xrestormer_record_name",
 }
 
 # classical restorers (no weights; see baselines/classical and docs/METHODS.md)
@@ -88,11 +95,28 @@ def list_methods() -> list[dict[str, Any]]:
     from baselines.registry import REGISTERED
 
     rows = [{"name": e.name, **e.meta} for e in (METHODS.entry(n) for n in METHODS.names())]
+    rows = _with_published(rows)
     rows += [{"name": n, **r.meta} for n, r in sorted(REGISTERED.items()) if n not in METHODS]
     for name, ep in sorted(_entry_points().items()):
         if name not in METHODS and name not in REGISTERED:
             rows.append({"name": name, "task": "?", "needs": "?", "summary": f"plug-in {ep.value}"})
     return rows
+
+
+def _with_published(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper tables of each published baseline on its row, and its named variants as rows of their own
+    (after the last published method already registered)."""
+    from baselines.catalog import variant_rows
+
+    by_name = {row["name"]: row for row in rows}
+    extra, last = [], -1
+    for row in variant_rows():
+        if row["name"] in by_name:
+            by_name[row["name"]]["tables"] = row["tables"]
+            last = max(last, rows.index(by_name[row["name"]]))
+        else:
+            extra.append(row)
+    return rows[:last + 1] + extra + rows[last + 1:]
 
 
 def record_name(name: str) -> str | None:

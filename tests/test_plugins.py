@@ -124,6 +124,6 @@ def test_methods_list_shows_task_and_needs(plugin_dist, capsys):
     assert main(["methods", "list"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "TASK", "NEEDS", "SUMMARY"]
+    assert lines[0].split() == ["NAME", "TASK", "TABLES", "NEEDS", "SUMMARY"]
     assert re.search(r"^dcp +dehaze +none +dark channel prior", out, re.M)
     assert "folder:NAME=/path" in out

@@ -6,6 +6,9 @@ plain unpickle, or with safetensors for ``.safetensors`` files):
 - Restormer: BasicSR ``.pth``, a dict ``{"params": state_dict}`` (``params_ema`` also accepted);
 - PromptIR: PyTorch Lightning ``.ckpt``, ``{"state_dict": {"net.<key>": tensor, ...}, "epoch": ...}``;
 - AirNet: ``.pth`` holding the bare ``state_dict`` (keys ``R.*`` and ``E.E.*``);
+- MPRNet and Uformer: ``.pth`` of the authors' training scripts, ``{"epoch": ..., "state_dict": ...,
+  "optimizer": ...}``, keys prefixed ``module.`` when trained with DataParallel;
+- X-Restormer: BasicSR ``.pth``, ``{"params": state_dict}``, as Restormer;
 - any of them as a bare state dict or a ``.safetensors`` file (with or without the prefix).
 
 A ``module.`` (DataParallel) or ``net.`` (Lightning) prefix is removed when *every* key carries it.
@@ -29,7 +32,7 @@ from abair.filekind import file_kind, preview
 __all__ = [
     "ARCHITECTURES", "ArchSpec", "read_checkpoint", "find_state_dict", "strip_common_prefix",
     "check_keys", "guess_architecture", "infer_config", "load_architecture", "load_restormer", "load_promptir",
-    "load_airnet",
+    "load_airnet", "load_mprnet", "load_uformer", "load_xrestormer",
 ]
 
 CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
@@ -168,22 +171,34 @@ def check_keys(model, state_dict: Mapping[str, Any], arch: str, path: str | Path
     if wrong:
         shown = ", ".join(f"{k}: file {_shape(state_dict[k])} vs model {_shape(expected[k])}" for k in wrong[:_EXAMPLES])
         parts.append(f"{len(wrong)} keys with another shape (e.g. {shown})")
-    article = "an" if arch[0].lower() in "aeiou" else "a"
+    article = _article(arch)
     guess = guess_architecture(state_dict)
     hint = ""
     if guess and guess != arch:
-        hint = f" (it looks like {'an' if guess[0] in 'AEIOU' else 'a'} {guess} checkpoint: use --methods {guess.lower()})"
+        method = next((k for k, spec in ARCHITECTURES.items() if spec.display == guess), guess.lower())
+        hint = f" (it looks like {_article(guess)} {guess} checkpoint: use --methods {method})"
     raise UserError(f"checkpoint {path} is not {article} {arch} checkpoint: {'; '.join(parts)}{hint}")
+
+
+def _article(name: str) -> str:
+    """'an' before a name read with a leading vowel sound (AirNet, MPRNet, X-Restormer), else 'a' (Uformer)."""
+    return "an" if name[0] in "AEIO" or name.startswith(("MPR", "X-")) else "a"
 
 
 def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
     """The released architecture whose signature keys ``state_dict`` has, or None (for error hints)."""
     if "prompt1.prompt_param" in state_dict and "patch_embed.proj.weight" in state_dict:
         return "PromptIR"
+    if "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height" in state_dict:
+        return "X-Restormer"
     if "patch_embed.proj.weight" in state_dict and "encoder_level1.0.attn.temperature" in state_dict:
         return "Restormer"
     if "R.head.0.weight" in state_dict and "E.E.encoder_q.E_pre.backbone.0.weight" in state_dict:
         return "AirNet"
+    if "shallow_feat1.0.weight" in state_dict and "stage3_orsnet.orb1.body.0.body.0.weight" in state_dict:
+        return "MPRNet"
+    if "input_proj.proj.0.weight" in state_dict and "encoderlayer_0.blocks.0.attn.relative_position_bias_table" in state_dict:
+        return "Uformer"
     return None
 
 
@@ -259,22 +274,108 @@ def _airnet_config(state_dict) -> dict:
     return cfg
 
 
-def _build_restormer(**cfg):
-    from .restormer import Restormer
+def _mprnet_config(state_dict) -> dict:
+    from .mprnet import MPRNET_DEFAULTS
 
-    return Restormer(**cfg)
+    cfg = dict(MPRNET_DEFAULTS)
+    first = state_dict.get("shallow_feat1.0.weight")
+    if first is None or first.ndim != 4:
+        return cfg
+    n_feat = int(first.shape[0])
+    cfg.update(in_c=int(first.shape[1]), n_feat=n_feat, kernel_size=int(first.shape[2]),
+               bias="shallow_feat1.0.bias" in state_dict)
+    squeeze = _dim(state_dict, "shallow_feat1.1.CA.conv_du.0.weight", 0)
+    if squeeze and n_feat % squeeze == 0:
+        cfg["reduction"] = n_feat // squeeze
+    tail_out, tail_in = _dim(state_dict, "tail.weight", 0), _dim(state_dict, "tail.weight", 1)
+    if tail_out and tail_in:
+        cfg["out_c"], cfg["scale_orsnetfeats"] = tail_out, tail_in - n_feat
+    level2 = _dim(state_dict, "stage1_encoder.encoder_level2.0.CA.conv_du.0.weight", 1)
+    if level2:
+        cfg["scale_unetfeats"] = level2 - n_feat
+    cabs = _seq_len(state_dict, "stage3_orsnet.orb1.body")
+    cfg["num_cab"] = cabs - 1 if cabs > 1 else cfg["num_cab"]
+    return cfg
 
 
-def _build_promptir(**cfg):
-    from .promptir import PromptIR
-
-    return PromptIR(**cfg)
+_UFORMER_LAYERS = tuple(f"encoderlayer_{i}" for i in range(4)) + ("conv",) + tuple(f"decoderlayer_{i}" for i in range(4))
 
 
-def _build_airnet(**cfg):
-    from .airnet import AirNet
+def _uformer_config(state_dict) -> dict:
+    import math
 
-    return AirNet(**cfg)
+    from .uformer import UFORMER_DEFAULTS
+
+    cfg = dict(UFORMER_DEFAULTS)
+    cfg["embed_dim"] = _dim(state_dict, "input_proj.proj.0.weight", 0) or cfg["embed_dim"]
+    cfg["dd_in"] = _dim(state_dict, "input_proj.proj.0.weight", 1) or cfg["dd_in"]
+    depths, heads = list(cfg["depths"]), list(cfg["num_heads"])
+    for i, layer in enumerate(_UFORMER_LAYERS):
+        depths[i] = _seq_len(state_dict, f"{layer}.blocks") or depths[i]
+        heads[i] = _dim(state_dict, f"{layer}.blocks.0.attn.relative_position_bias_table", 1) or heads[i]
+    cfg["depths"], cfg["num_heads"] = tuple(depths), tuple(heads)
+    table = _dim(state_dict, "encoderlayer_0.blocks.0.attn.relative_position_bias_table", 0)
+    if table and math.isqrt(table) ** 2 == table and math.isqrt(table) % 2:
+        cfg["win_size"] = (math.isqrt(table) + 1) // 2
+    hidden = _dim(state_dict, "encoderlayer_0.blocks.0.mlp.linear1.0.weight", 0)
+    if hidden:
+        cfg["mlp_ratio"] = hidden / cfg["embed_dim"]
+    cfg["modulator"] = "decoderlayer_0.blocks.0.modulator.weight" in state_dict
+    return cfg
+
+
+def _xrestormer_config(state_dict) -> dict:
+    from .xrestormer import XRESTORMER_DEFAULTS
+
+    cfg = dict(XRESTORMER_DEFAULTS)
+    dim = _dim(state_dict, "patch_embed.proj.weight", 0)
+    if dim:
+        cfg["dim"], cfg["in_channels"] = dim, _dim(state_dict, "patch_embed.proj.weight", 1)
+    cfg["out_channels"] = _dim(state_dict, "output.weight", 0) or cfg["out_channels"]
+    blocks, cheads = list(cfg["num_blocks"]), list(cfg["channel_heads"])
+    sheads, ratios = list(cfg["spatial_heads"]), list(cfg["overlap_ratio"])
+    dim_head = _dim(state_dict, "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height", 1)
+    # the tables give the overlapping window ow = win + int(win * ratio) only; every release has ratio
+    # 0.5, so the window is the one that gives ow at 0.5 (ow = 12 -> 8), else the default with ratio fitted
+    first = _dim(state_dict, "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height", 0)
+    win = cfg["window_size"]
+    if first:
+        half = (first + 1) // 2 * 2 // 3
+        if half and half + int(half * 0.5) == (first + 1) // 2:
+            win = cfg["window_size"] = half
+    if dim_head:
+        cfg["spatial_dim_head"] = dim_head
+    for i, stage in enumerate(("encoder_level1", "encoder_level2", "encoder_level3", "latent")):
+        blocks[i] = _seq_len(state_dict, stage) or blocks[i]
+        cheads[i] = _dim(state_dict, f"{stage}.0.channel_attn.temperature", 0) or cheads[i]
+        inner = _dim(state_dict, f"{stage}.0.spatial_attn.project_out.weight", 1)
+        if inner and dim_head:
+            sheads[i] = inner // dim_head
+        table = _dim(state_dict, f"{stage}.0.spatial_attn.rel_pos_emb.rel_height", 0)
+        if table:  # rows: 2 * ow - 1
+            ratios[i] = 0.5 if win + int(win * 0.5) == (table + 1) // 2 else ((table + 1) // 2 - win) / win
+    cfg["num_blocks"], cfg["channel_heads"] = tuple(blocks), tuple(cheads)
+    cfg["spatial_heads"], cfg["overlap_ratio"] = tuple(sheads), tuple(ratios)
+    cfg["num_refinement_blocks"] = _seq_len(state_dict, "refinement") or cfg["num_refinement_blocks"]
+    hidden = _dim(state_dict, "encoder_level1.0.channel_ffn.project_out.weight", 1)
+    if hidden and dim and hidden != int(cfg["dim"] * cfg["ffn_expansion_factor"]):
+        cfg["ffn_expansion_factor"] = hidden / cfg["dim"]
+    if "encoder_level1.0.channel_attn.qkv.weight" in state_dict:
+        cfg["bias"] = "encoder_level1.0.channel_attn.qkv.bias" in state_dict
+    if "encoder_level1.0.norm1.body.weight" in state_dict:
+        cfg["layernorm"] = "WithBias" if "encoder_level1.0.norm1.body.bias" in state_dict else "BiasFree"
+    return cfg
+
+
+def _builder(module: str, name: str) -> Callable[..., Any]:
+    """``cfg -> module.name(**cfg)``, importing the architecture's module only when a model is built."""
+
+    def build(**cfg):
+        import importlib
+
+        return getattr(importlib.import_module(f"baselines.archs.{module}"), name)(**cfg)
+
+    return build
 
 
 @dataclass(frozen=True)
@@ -297,9 +398,13 @@ def _defaults(module: str, name: str) -> Callable[[], dict]:
 
 
 ARCHITECTURES: dict[str, ArchSpec] = {
-    "restormer": ArchSpec("Restormer", _restormer_config, _build_restormer, _defaults("restormer", "RESTORMER_DEFAULTS")),
-    "promptir": ArchSpec("PromptIR", _promptir_config, _build_promptir, _defaults("promptir", "PROMPTIR_DEFAULTS")),
-    "airnet": ArchSpec("AirNet", _airnet_config, _build_airnet, _defaults("airnet", "AIRNET_DEFAULTS")),
+    "restormer": ArchSpec("Restormer", _restormer_config, _builder("restormer", "Restormer"), _defaults("restormer", "RESTORMER_DEFAULTS")),
+    "promptir": ArchSpec("PromptIR", _promptir_config, _builder("promptir", "PromptIR"), _defaults("promptir", "PROMPTIR_DEFAULTS")),
+    "airnet": ArchSpec("AirNet", _airnet_config, _builder("airnet", "AirNet"), _defaults("airnet", "AIRNET_DEFAULTS")),
+    "mprnet": ArchSpec("MPRNet", _mprnet_config, _builder("mprnet", "build_mprnet"), _defaults("mprnet", "MPRNET_DEFAULTS")),
+    "uformer": ArchSpec("Uformer", _uformer_config, _builder("uformer", "Uformer"), _defaults("uformer", "UFORMER_DEFAULTS")),
+    "x-restormer": ArchSpec("X-Restormer", _xrestormer_config, _builder("xrestormer", "XRestormer"),
+                            _defaults("xrestormer", "XRESTORMER_DEFAULTS")),
 }
 
 
@@ -319,16 +424,17 @@ def load_architecture(arch: str, path: str | Path, **build_options: Any) -> tupl
 
     spec = ARCHITECTURES[arch]
     state_dict = strip_common_prefix(find_state_dict(read_checkpoint(path), path))
-    config = spec.infer(state_dict)
+    config = {**spec.infer(state_dict), **build_options}  # options the tensors do not record win
     try:
         with torch.device("meta"):
-            spec.build(**config, **build_options)
+            spec.build(**config)
     except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
-        config = spec.defaults()  # shapes made no sense for this architecture: compare with the release
-    model = spec.build(**config, **build_options)
+        # shapes made no sense for this architecture: compare with the release
+        config = {**spec.defaults(), **build_options}
+    model = spec.build(**config)
     check_keys(model, state_dict, spec.display, path)
     model.load_state_dict(state_dict, strict=True)
-    return model.eval(), {**config, **build_options}
+    return model.eval(), config
 
 
 def load_restormer(path: str | Path) -> tuple[Any, dict]:
@@ -344,3 +450,19 @@ def load_promptir(path: str | Path) -> tuple[Any, dict]:
 def load_airnet(path: str | Path, deform_conv: str = "auto") -> tuple[Any, dict]:
     """AirNet from an official ``.pth`` (All.pth, Denoise.pth, Derain.pth, Dehaze.pth)."""
     return load_architecture("airnet", path, deform_conv=deform_conv)
+
+
+def load_mprnet(path: str | Path) -> tuple[Any, dict]:
+    """MPRNet from an official ``model_deblurring.pth`` / ``model_deraining.pth`` / ``model_denoising.pth``."""
+    return load_architecture("mprnet", path)
+
+
+def load_uformer(path: str | Path, img_size: int = 128) -> tuple[Any, dict]:
+    """Uformer from an official ``.pth`` (``Uformer_B_SIDD.pth``, ``Uformer_B_GoPro.pth``); ``img_size``
+    is the size the network is built for (128 in the authors' test scripts), which no tensor records."""
+    return load_architecture("uformer", path, img_size=img_size)
+
+
+def load_xrestormer(path: str | Path) -> tuple[Any, dict]:
+    """X-Restormer from an official BasicSR ``.pth`` (``{"params": ...}``: deblur_300k.pth, ...)."""
+    return load_architecture("x-restormer", path)

@@ -85,15 +85,10 @@ class ModelPool:
         if key not in self._models:
             import torch
 
+            from baselines.published import build_official
+
             torch.manual_seed(ADAPTER_SEED)
-            if name == "restormer":
-                from baselines.archs.restormer import Restormer
-
-                net = Restormer()
-            else:
-                from baselines.archs.promptir import PromptIR
-
-                net = PromptIR()
+            net = build_official(name)
             self._models[key] = net.eval().to(device=self.device, dtype=self.torch_dtype)
         return self._models[key]
 
@@ -170,8 +165,10 @@ def _estimator(pool: ModelPool) -> Prepared:
 
 def _baseline(name: str) -> Callable[[ModelPool], Prepared]:
     def prepare(pool: ModelPool) -> Prepared:
+        from baselines.published import official_forward
+
         net = pool.baseline(name)
-        return Prepared(net, _count(net))
+        return Prepared(official_forward(name, net), _count(net))  # with the method's own padding
 
     return prepare
 
@@ -212,6 +209,11 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _baseline("restormer")),
     ProfileConfig("promptir", "PromptIR baseline, official size (35.6M), same input", "baseline",
                   _baseline("promptir")),
+    ProfileConfig("mprnet", "MPRNet baseline, deblurring size (20.1M), same input", "baseline", _baseline("mprnet")),
+    ProfileConfig("uformer", "Uformer-B baseline (50.9M), input zero-padded to a square multiple of 128 as the "
+                  "authors test", "baseline", _baseline("uformer")),
+    ProfileConfig("x-restormer", "X-Restormer baseline (26.0M), input reflect-padded to a multiple of 64", "baseline",
+                  _baseline("x-restormer")),
 )}
 
 
