@@ -149,13 +149,14 @@ PUBLISHED: dict[str, Published] = {p.display: p for p in (
     ),
     Published(
         "DiffUIR", "Zheng et al., CVPR 2024", ("1", "3", "4", "5"), None,
-        where="code and weights at iSEE-Laboratory/DiffUIR",
+        where="official code at iSEE-Laboratory/DiffUIR",
         why_not="a diffusion model not yet ported here (sampler, steps and per-image seeds to be reproduced); "
                 + _FOLDER,
     ),
     Published(
         "DA-CLIP", "Luo et al., ICLR 2024", ("1",), None,
-        where="code and weights (daclip_ViT-B-32.pt, universal-ir.pth) at Algolzw/daclip-uir",
+        where="code at Algolzw/daclip-uir; weights of the DA-CLIP encoder (daclip_ViT-B-32.pt) and the universal "
+              "IR model from the Google Drive links in its README",
         why_not="a CLIP-controlled diffusion (IR-SDE) model not yet ported here; " + _FOLDER,
     ),
     Published(

@@ -101,8 +101,11 @@ def info_lines(name: str) -> list[str]:
     for release in entry.releases:
         if variant and release.variant != variant:
             continue
-        spec = f"{entry.method}:{release.variant}" if release.variant else entry.method
         note = f"; {release.note}" if release.note else ""
+        if not release.runs:
+            out.append(f"    {release.file}: {', '.join(release.tasks)}{note}")
+            continue
+        spec = f"{entry.method}:{release.variant}" if release.variant else entry.method
         out.append(f"    {release.file}: {', '.join(release.tasks)} -> {spec}{note}")
     out += [
         f"  parameters: {entry.params}",
