@@ -43,6 +43,9 @@ class GridRow:
 
 
 INSET_FRAC = 0.45
+#: resolution of the grid figures: a 128x128 tile spans ~176 px (about 1.4x), enough to see
+#: restoration artefacts without the file size of a print-resolution figure
+GRID_DPI = 80
 
 
 def zoom_box(degraded: np.ndarray, clean: np.ndarray, zoom_frac: float = 0.25,
@@ -198,7 +201,7 @@ def grid_figure(rows: list[GridRow], title: str = "") -> Figure:
 
     ncols = max(len(r.panels) for r in rows)
     nrows = len(rows)
-    fig = Figure(figsize=(2.2 * ncols, 2.45 * nrows + (0.4 if title else 0)), dpi=110)
+    fig = Figure(figsize=(2.2 * ncols, 2.45 * nrows + (0.4 if title else 0)), dpi=GRID_DPI)
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, row in enumerate(rows):

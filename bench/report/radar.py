@@ -168,7 +168,7 @@ def radar_figure(frame: pd.DataFrame, groups: dict[str, str], *, title: str = ""
 
 #: JPEG quality of image grids: restored pictures, where exact pixels are not the point (the exact
 #: restored PNGs are in the run's images/ folder)
-GRID_JPEG_QUALITY = 90
+GRID_JPEG_QUALITY = 85
 
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
