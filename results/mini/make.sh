@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates everything under results/mini/ (the committed mini-suite run and its report).
 # Scale: the embedded mini suite (34 tiles of 128x128 per set, 13 sets) and the tiny ABAIR preset
-# trained on 2 CPU cores (see abair/weights/abair-tiny.json); not the paper's test sets.
+# trained on 2 CPU cores (model card: abair/weights/abair-tiny.json); not the paper's test sets.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${ABAIR_BENCH:-.venv/bin/abair-bench}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 W=abair/weights
+rm -rf results/mini/run results/mini/run-8deg results/mini/tables  # regenerated from scratch, not resumed
 # 1. the 5-degradation model (the embedded default), the classical baselines and the floor
 $B run --suite mini --out results/mini/run --save-images --no-progress \
   --methods identity,abair-oh,abair-sw,abair-oracle,abair-backbone,nlm,dcp,wiener-ml,motion-deblur,lime,derain-guided,deblock,dequant,desnow-median
