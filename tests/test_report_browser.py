@@ -81,7 +81,7 @@ def test_dom_has_the_tables_and_decoded_images(report_html, tmp_path):
     decoded = int(re.search(r'data-decoded="(\d+)"', dom).group(1))
     tables = int(re.search(r'data-tables="(\d+)"', dom).group(1))
     data_imgs = re.findall(r'<img src="data:image/(?:png|jpeg);base64,', dom)
-    assert images == len(data_imgs) >= 2  # every image is an embedded PNG (radar(s), grids)
+    assert images == len(data_imgs) >= 2  # every image is embedded: PNG plots (radars), JPEG grids
     assert decoded == images
     for table_id in ("1", "2", "3", "4", "5", "6a", "6b", "7", "8"):
         assert f'<table class="t" id="t{table_id}">' in dom
