@@ -360,3 +360,32 @@ def test_report_embeds_the_profile_section(profiled, tmp_path):
     plain = make_report(ReportOptions(runs=[run_dir], out=str(tmp_path / "p.html"), audit=False, n_boot=100,
                                       command="abair-bench report"))
     assert 'id="profiles"' not in plain.html.read_text()
+
+
+def test_profile_times_a_trained_checkpoint_with_its_own_adapters(tmp_path):
+    """--checkpoint: the LoRA rank-4 configurations run the trained model (the shipped tiny model, with
+    its Conv-LoRA blur adapter and trained estimator), and the profile records which file it was."""
+    import torch
+
+    from abair.model.checkpoint import load
+    from bench.abair_methods import embedded_default
+    from bench.cli import main
+
+    ckpt = str(embedded_default())
+    model = load(ckpt)
+    out = tmp_path / "prof"
+    assert main(["profile", "--checkpoint", ckpt, "--configs", "none,oh,oh-merged", "--sizes", "32",
+                 "--min-seconds", "0", "--repeats", "1", "--warmup-seconds", "0", "--threads", "1",
+                 "--out", str(out)]) == 0
+    doc = json.loads((out / "profile.json").read_text())
+    assert doc["settings"]["checkpoint"] == ckpt and doc["settings"]["preset"] == "tiny"
+    assert {r["params"] for r in doc["results"]} == {sum(p.numel() for p in model.parameters())}
+    pool = C.ModelPool("tiny", checkpoint=ckpt)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        torch.testing.assert_close(pool.abair()(x, "oh"), model.eval()(x, "oh"))
+    assert pool.abair().adapter_specs["blur"].type == "conv-lora"
+    # SW merged per image on a mixed model: LoRA blend merged, the Conv-LoRA adapter as a weighted branch
+    x3 = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        torch.testing.assert_close(C.CONFIGS["sw-merged"].prepare(pool).fn(x3), model(x3, "sw"), atol=1e-5, rtol=1e-5)

@@ -33,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input batch (default 0)")
     p.add_argument("--out", help="directory for profile.json, profile.csv and profile.png")
+    p.add_argument("--checkpoint", help="time a trained ABAIR model (e.g. abair/weights/abair-tiny.safetensors): the "
+                   "LoRA rank-4 configurations (none, fixed, oh, oh-merged, sw, sw-merged, estimator, ...) run it "
+                   "with its own adapters and estimator; its preset replaces --preset")
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
     p.set_defaults(func=main)
 
@@ -60,8 +63,13 @@ def main(args) -> int:
     from bench.profile.output import write_profile
     from bench.profile.run import ProfileSettings, profile
 
+    preset = args.preset
+    if args.checkpoint:
+        from abair.model.checkpoint import read_config
+
+        preset = read_config(args.checkpoint).get("model", {}).get("preset", preset)
     settings = ProfileSettings(
-        preset=args.preset, device=args.device, sizes=_ints(args.sizes, "--sizes"),
+        preset=preset, checkpoint=args.checkpoint, device=args.device, sizes=_ints(args.sizes, "--sizes"),
         batches=_ints(args.batch, "--batch"), configs=csv_list(args.configs),
         dtypes=csv_list(args.dtype) or ["fp32"], compile=args.compile, min_seconds=args.min_seconds,
         repeats=args.repeats, warmup_seconds=args.warmup_seconds, seed=args.seed, threads=args.threads,

@@ -59,6 +59,7 @@ class ModelPool:
     preset: str
     device: str = "cpu"
     dtype: str = "fp32"
+    checkpoint: str | None = None  # a trained model: its adapters and estimator replace the random ones
     _models: dict = field(default_factory=dict)
 
     @property
@@ -66,16 +67,23 @@ class ModelPool:
         return torch_dtype(self.dtype)
 
     def abair(self, adapter_type: str = "lora", rank: int = 4):
-        """ABAIR of :attr:`preset` with five adapters of one type and rank (random seeded values), eval mode."""
+        """ABAIR of :attr:`preset` with five adapters of one type and rank (random seeded values), eval
+        mode. With :attr:`checkpoint`, the default configurations (LoRA rank 4) time the trained model
+        itself, whatever its adapters are (e.g. the shipped tiny model's Conv-LoRA blur adapter)."""
         key = ("abair", adapter_type, rank)
         if key not in self._models:
             import torch
 
             from abair.model.presets import build
 
-            torch.manual_seed(ADAPTER_SEED)
-            model = build(self.preset, adapters=5, adapter_type=adapter_type, rank=rank).eval()
-            randomise_adapters(model, ADAPTER_SEED)
+            if self.checkpoint and (adapter_type, rank) == ("lora", 4):
+                from abair.model.checkpoint import load
+
+                model = load(self.checkpoint).eval()
+            else:
+                torch.manual_seed(ADAPTER_SEED)
+                model = build(self.preset, adapters=5, adapter_type=adapter_type, rank=rank).eval()
+                randomise_adapters(model, ADAPTER_SEED)
             self._models[key] = model.to(device=self.device, dtype=self.torch_dtype)
         return self._models[key]
 
@@ -121,17 +129,21 @@ def _count(model) -> int:
 
 
 def sw_merged_forward(model, x):
-    """SW with merging per image: estimate the weights, then for each image fold ``sum_k w_k dW_k``
-    into the 1x1 weights, run the backbone on that image alone and unmerge. Equals ``model(x, "sw")``
+    """SW with merging per image: estimate the weights, then for each image fold ``sum_k w_k dW_k`` of
+    the mergeable adapters into the 1x1 weights, run the backbone on that image alone (adapters that
+    cannot merge, such as Conv-LoRA, as weighted side branches) and unmerge. Equals ``model(x, "sw")``
     up to rounding. x: float (N, 3, H, W) in [0, 1] -> (N, 3, H, W)."""
     model.check_input(x)
     weights = model.estimate(x).float().cpu()  # one device sync for the whole batch
     names = model.adapter_names
     out = x.new_empty(x.shape)
+    mergeable = [k for k, name in enumerate(names) if model.adapter_specs[name].mergeable]
+    others = [k for k in range(len(names)) if k not in mergeable]  # e.g. Conv-LoRA: side branches
     for n in range(x.shape[0]):
-        model.merge({name: float(weights[n, k]) for k, name in enumerate(names)})
+        model.merge({names[k]: float(weights[n, k]) for k in mergeable})
         try:
-            with model.set_blend(None):
+            side = weights[n:n + 1, others].to(x.device) if others else None
+            with model.set_blend(side, tuple(names[k] for k in others) if others else None):
                 out[n:n + 1] = model.backbone(x[n:n + 1])
         finally:
             model.unmerge()

@@ -54,6 +54,7 @@ class ProfileSettings:
     warmup_seconds: float = 1.0
     seed: int = 0
     threads: int | None = None
+    checkpoint: str | None = None  # time a trained model (its preset replaces ``preset``)
     command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
 
     def validate(self) -> None:
@@ -162,7 +163,7 @@ def profile(settings: ProfileSettings, log: Callable[[str], None] | None = None)
     env = environment(settings.device)
     rows: list[dict] = []
     for dtype in settings.dtypes:
-        pool = C.ModelPool(settings.preset, settings.device, dtype)
+        pool = C.ModelPool(settings.preset, settings.device, dtype, settings.checkpoint)
         for size in settings.sizes:
             for batch in settings.batches:
                 rows += _group(pool, configs, settings, dtype, size, batch, log)
