@@ -87,7 +87,7 @@ def io_files(names, inp="input", tgt="target"):
     return [(f"{inp}/{n}", f"{tgt}/{n}", Path(n).stem) for n in names]
 
 
-def set_count(monkeypatch, name: str, n: int) -> None:
+def set_count(monkeypatch, name: str, n: int | None) -> None:
     monkeypatch.setitem(table.SETS, name, dataclasses.replace(table.SETS[name], count=n))
 
 

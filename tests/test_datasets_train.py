@@ -8,8 +8,6 @@ what a fixture holds (``set_count``) or the set is taken ``allow_partial``.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from bench.datasets import DATASETS, SUITES, DatasetOptions, get_dataset, resolv
 from bench.datasets.real import table
 from bench.datasets.real.scan import natural_key
 from bench.datasets.training import TrainingFiles, find_training_set, training_set_names
+from test_datasets_real import run_cmd, set_count  # the same helpers as the test sets' tests
 
 W, H = 8, 6
 
@@ -30,24 +29,6 @@ def write(path: Path, i: int = 0) -> None:
     image = np.full((H, W, 3), 40 + 7 * (i % 20), np.uint8)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}.get(path.suffix.lower(), "PNG")
     Image.fromarray(image).save(path, fmt)
-
-
-def set_count(monkeypatch, name: str, n: int | None) -> None:
-    monkeypatch.setitem(table.SETS, name, dataclasses.replace(table.SETS[name], count=n))
-
-
-def run_cmd(argv: list[str]) -> int:
-    """The ``datasets`` sub-command as the CLI runs it (UserError -> exit 2)."""
-    from bench.commands import datasets as cmd
-
-    parser = argparse.ArgumentParser(prog="abair-bench")
-    cmd.add_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"abair-bench: error: {exc}")
-        return 2
 
 
 GOPRO_TRAIN = [("GOPR0372_07_00/blur/000047.png", "GOPR0372_07_00/sharp/000047.png"),
