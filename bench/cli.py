@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from abair import allocator
+
+    allocator.tune()  # before any tensor exists: keep freed activations in the heap (abair/allocator.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -55,11 +55,14 @@ def cpu_model() -> str:
 def device_info(device: str = "cpu") -> dict:
     import torch
 
+    from abair import allocator
+
     info = {
         "device": device,
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "malloc": allocator.describe(),  # glibc heap kept by abair.allocator.tune (the command line's default)
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
