@@ -522,18 +522,18 @@ def test_oh_fast_path_on_a_mixed_model_merges_lora_and_runs_conv_lora_alone(monk
     with torch.no_grad():
         slow = model(x, "oh", merged=False)
         delta_batches, branch_names = [], []
-        real_delta, real_forward = ConvLoRA.delta, Projection.forward
+        real_bottleneck, real_forward = ConvLoRA.bottleneck, Projection.forward
 
-        def delta(self, inp):
+        def bottleneck(self, inp):
             delta_batches.append(inp.shape[0])
-            return real_delta(self, inp)
+            return real_bottleneck(self, inp)
 
-        def forward(self, inp):
+        def forward(self, inp, parts=1):
             if self.state.weights is not None and self.adapters:
                 branch_names.append(tuple(self.state.names))
-            return real_forward(self, inp)
+            return real_forward(self, inp, parts)
 
-        monkeypatch.setattr(ConvLoRA, "delta", delta)
+        monkeypatch.setattr(ConvLoRA, "bottleneck", bottleneck)
         monkeypatch.setattr(Projection, "forward", forward)
         fast = model(x, "oh", merged=True)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)

@@ -124,6 +124,22 @@ def _kaiming_uniform(shape: tuple[int, int], fan_in: int, generator: torch.Gener
     return (torch.rand(shape, generator=generator, device="cpu") * 2.0 - 1.0) * bound
 
 
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution of NCHW ``x`` with ``weight`` (out, in, 1, 1) or (out, in).
+
+    ``F.conv2d``, except for CPU inference (gradients disabled, float32, oneDNN available), where
+    it calls oneDNN's convolution directly: PyTorch sends a 1x1 kernel at batch < 16 with one thread
+    to its im2col + BLAS path, 5x slower on channels-last inputs here (docs/MODEL.md, "CPU
+    inference"). Where PyTorch itself picks oneDNN the two are the same kernel, bit for bit; training
+    never takes this branch, so recipes reproduce their weights exactly.
+    """
+    w4 = weight if weight.ndim == 4 else weight[:, :, None, None]
+    if (torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32
+            or not torch.backends.mkldnn.is_available()):
+        return F.conv2d(x, w4, bias)
+    return torch.mkldnn_convolution(x, w4.to(x.dtype), bias, (0, 0), (1, 1), (1, 1), 1)
+
+
 class LoRA(nn.Module):
     """``dW = scale * B @ A``; ``A`` (rank, in), ``B`` (out, rank)."""
 
@@ -186,7 +202,11 @@ class ConvLoRA(nn.Module):
 
     def delta(self, x: torch.Tensor) -> torch.Tensor:
         """The adapter's additive output for input x (N, in, H, W) -> (N, out, H, W)."""
-        z = F.conv2d(x, self.A[:, :, None, None])
+        return self.expand(self.bottleneck(x))
+
+    def bottleneck(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, in, H, W) -> the gated expert mixture in the rank-r bottleneck (N, r, H, W)."""
+        z = pointwise(x, self.A)
         gate = torch.softmax(self.router(z.mean(dim=(2, 3))), dim=1)  # (N, E)
         mixed = z
         for e, (s, conv) in enumerate(zip(self.scales, self.experts, strict=True)):
@@ -196,7 +216,11 @@ class ConvLoRA(nn.Module):
             else:
                 y = conv(z)
             mixed = mixed + gate[:, e, None, None, None] * F.gelu(y)
-        return F.conv2d(mixed, (self.B * self.scale)[:, :, None, None])
+        return mixed
+
+    def expand(self, mixed: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+        """The bottleneck (N, r, H, W) back to the output channels ``rows`` of (N, out, H, W)."""
+        return pointwise(mixed, (self.B * self.scale)[rows])
 
 
 ADAPTER_CLASSES: dict[str, type[nn.Module]] = {"lora": LoRA, "vera": VeRA, "conv-lora": ConvLoRA}
@@ -274,12 +298,21 @@ class Projection(nn.Module):
         return self._merged_weight is not None
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, in, H, W) -> (N, out, H, W): the base 1x1 convolution plus the active blend."""
+    def forward(self, x: torch.Tensor, parts: int = 1):
+        """x: (N, in, H, W) -> (N, out, H, W): the base 1x1 convolution plus the active blend.
+
+        ``parts`` > 1: the output channels in that many equal consecutive groups, each computed as
+        its own tensor (a tuple; GDFN's two halves at inference, so neither is a strided slice of the
+        other). The same values as slicing the whole output; shared work (an adapter's bottleneck)
+        is done once.
+        """
         weight = self.weight if self._merged_weight is None else self._merged_weight
+        step = self.out_ch // parts
+        rows = [slice(i * step, (i + 1) * step) for i in range(parts)] if parts > 1 else [slice(None)]
+        bias = [None if self.bias is None else self.bias[r] for r in rows]
         st = self.state
         if st.weights is None or not self.adapters:
-            return F.conv2d(x, weight, self.bias)
+            return _one_or_all([pointwise(x, weight[r], b) for r, b in zip(rows, bias, strict=True)])
         downs, ups, reps, cols, others = [], [], [], [], []
         for k, name in enumerate(st.names):
             adapter = self.adapters[name] if name in self.adapters else None
@@ -306,14 +339,20 @@ class Projection(nn.Module):
             n, _, h, wd = x.shape
             base = weight[:, :, 0, 0].to(x.dtype)
             per_image = torch.baddbmm(base.expand(n, -1, -1), up * w[:, None, :], down.expand(n, -1, -1))
-            y = torch.bmm(per_image, x.flatten(2)).view(n, self.out_ch, h, wd)
-            if self.bias is not None:
-                y = y + self.bias.to(y.dtype)[:, None, None]
+            flat = x.flatten(2)
+            ys = [torch.bmm(per_image[:, r], flat).view(n, -1, h, wd) for r in rows]
+            ys = [y if b is None else y + b.to(y.dtype)[:, None, None] for y, b in zip(ys, bias, strict=True)]
         else:
-            y = F.conv2d(x, weight, self.bias)
+            ys = [pointwise(x, weight[r], b) for r, b in zip(rows, bias, strict=True)]
             if w is not None:
-                z = F.conv2d(x, down[:, :, None, None]) * w[:, :, None, None]
-                y = y + F.conv2d(z, up[:, :, None, None])
+                z = pointwise(x, down) * w[:, :, None, None]
+                ys = [y + pointwise(z, up[r]) for y, r in zip(ys, rows, strict=True)]
         for k, adapter in others:
-            y = y + st.weights[:, k, None, None, None].to(y.dtype) * adapter.delta(x)
-        return y
+            gate = st.weights[:, k, None, None, None]
+            mixed = adapter.bottleneck(x)
+            ys = [y + gate.to(y.dtype) * adapter.expand(mixed, r) for y, r in zip(ys, rows, strict=True)]
+        return _one_or_all(ys)
+
+
+def _one_or_all(outputs: list[torch.Tensor]):
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -107,7 +107,14 @@ class Backbone(nn.Module):
         self.output = nn.Conv2d(2 * c, 3, 3, padding=1, bias=bias)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
-        """x: float (N, 3, H, W), H and W multiples of 8 -> restored (N, 3, H, W) [, features (N, 2C, H, W)]."""
+        """x: float (N, 3, H, W), H and W multiples of 8 -> restored (N, 3, H, W) [, features (N, 2C, H, W)].
+
+        CPU inference (gradients disabled) runs in channels-last memory, where oneDNN's depth-wise and
+        1x1 kernels are fastest; the restored image comes back contiguous (docs/MODEL.md, "CPU inference").
+        """
+        channels_last = not torch.is_grad_enabled() and x.device.type == "cpu"
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         e1 = self.enc1(self.embed(x))
         e2 = self.enc2(self.down1(e1))
         e3 = self.enc3(self.down2(e2))
@@ -124,4 +131,6 @@ class Backbone(nn.Module):
         d = self.dec1(torch.cat([self.up1(d), e1], dim=1))
         feats = self.refine(d)
         out = x + self.output(feats)
+        if channels_last:
+            out = out.contiguous()
         return (out, feats) if return_features else out

@@ -126,11 +126,27 @@ def warm_up(fn: Callable, x, device: str, seconds: float, calls: int = 1) -> int
     return len(timed_calls(fn, x, device, seconds, calls))
 
 
+def _count_onednn_convolutions() -> None:
+    """Teach FlopCounterMode the oneDNN convolution that CPU inference calls directly (1x1
+    projections, abair.model.adapters.pointwise): the same 2 FLOPs per multiply-add as any conv."""
+    import torch
+    from torch.utils import flop_counter
+
+    op = torch.ops.aten.mkldnn_convolution
+    if op in flop_counter.flop_registry or op.default in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(op)
+    def _flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
+
+
 def count_flops(fn: Callable, x) -> int:
     """FLOPs of one call (matmuls and convolutions, 2 per multiply-add), by FlopCounterMode."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    _count_onednn_convolutions()
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         fn(x)

@@ -1,0 +1,120 @@
+"""CPU inference kernels (channels-last memory, oneDNN 1x1 convolutions, GDFN halves, NHWC attention)
+compute the same function as the training kernels, for every blending mode and adapter type."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from abair.model.adapters import AdapterSpec, ConvLoRA, LoRA, Projection, VeRA, pointwise
+from abair.model.backbone import Backbone, BackboneConfig
+from abair.model.blocks import ChannelAttention, GatedFFN
+from abair.model.presets import build
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def _training_kernels(module, *args, **kwargs):
+    """The module's output through the training kernels: gradients enabled, nothing requiring them."""
+    with torch.enable_grad():
+        return module(*args, **kwargs)
+
+
+def _mixed_model():
+    torch.manual_seed(0)
+    model = build("tiny", adapters=0)
+    for name, kind in (("rain", "lora"), ("haze", "vera"), ("noise", "lora"), ("blur", "conv-lora")):
+        model.add_adapter(AdapterSpec(name=name, type=kind, rank=4))
+    for module in model.modules():
+        if isinstance(module, LoRA | VeRA | ConvLoRA):  # trained-looking adapters (fresh ones add zero)
+            for p in module.parameters():
+                torch.nn.init.normal_(p, std=0.05)
+    model.eval().requires_grad_(False)
+    model.reset_estimator()
+    model.estimator.requires_grad_(False)
+    return model
+
+
+@pytest.mark.parametrize("mode, merged", [("none", None), ("sw", False), ("sw", True), ("oh", False), ("oh", True),
+                                          ("sum", False), ("avg", False), ("fixed:blur", False)])
+def test_every_mode_equals_the_training_kernels(mode, merged):
+    model = _mixed_model()
+    x = torch.rand(3, 3, 40, 24, generator=torch.Generator().manual_seed(1))
+    slow = _training_kernels(model, x, mode, merged=merged) if mode != "oh" or merged is False else None
+    if slow is None:  # OH merged is an inference-only path: compare with OH unmerged through the training kernels
+        slow = _training_kernels(model, x, "oh", merged=False)
+    with torch.inference_mode():
+        fast = model(x, mode, merged=merged)
+    assert fast.is_contiguous() and fast.shape == x.shape
+    torch.testing.assert_close(fast, slow, **TOL)
+    assert (fast - slow).abs().max() > 0 or mode == "none"  # the kernels do differ (else this test tests nothing)
+
+
+def test_backbone_with_bias_and_features():
+    torch.manual_seed(2)
+    net = Backbone(BackboneConfig(dim=8, blocks=(1, 1, 1, 1), refinement=1, heads=(1, 2, 2, 4), bias=True,
+                                  prompt_dims=(8, 8, 4), prompt_sizes=(4, 8, 8), prompt_heads=(2, 2, 1))).eval()
+    net.requires_grad_(False)
+    x = torch.rand(2, 3, 16, 32)
+    slow, slow_feats = _training_kernels(net, x, return_features=True)
+    with torch.no_grad():
+        fast, fast_feats = net(x, return_features=True)
+    torch.testing.assert_close(fast, slow, **TOL)
+    torch.testing.assert_close(fast_feats, slow_feats, **TOL)
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+def test_nhwc_attention_equals_the_reference_formula(heads):
+    """MDTA on channels-last memory against Restormer's formula written out independently."""
+    torch.manual_seed(3)
+    att = ChannelAttention(12, heads).eval().requires_grad_(False)
+    torch.nn.init.uniform_(att.temperature, 0.5, 2.0)
+    x = torch.rand(2, 12, 9, 7).contiguous(memory_format=torch.channels_last)
+    qkv = att.qkv_dw(torch.nn.functional.conv2d(x, att.qkv.weight))
+    q, k, v = qkv.reshape(2, 3, heads, 12 // heads, 63).unbind(1)
+    q, k = q / q.norm(dim=-1, keepdim=True), k / k.norm(dim=-1, keepdim=True)
+    attn = torch.softmax(q @ k.transpose(-2, -1) * att.temperature, dim=-1)
+    expected = torch.nn.functional.conv2d((attn @ v).reshape(2, 12, 9, 7), att.proj.weight)
+    with torch.no_grad():
+        out = att(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected, **TOL)
+
+
+def test_gdfn_halves_equal_the_chunked_output():
+    torch.manual_seed(4)
+    ffn = GatedFFN(8, 2.66).eval().requires_grad_(False)
+    x = torch.rand(1, 8, 12, 12).contiguous(memory_format=torch.channels_last)
+    slow = _training_kernels(ffn, x)
+    with torch.no_grad():
+        fast = ffn(x)
+    torch.testing.assert_close(fast, slow, **TOL)
+
+
+def test_projection_parts_are_the_slices_of_the_whole_output():
+    torch.manual_seed(5)
+    proj = Projection(6, 10, True, "ffn_in")
+    for name, kind in (("a", "lora"), ("b", "conv-lora")):
+        proj.add_adapter(AdapterSpec(name=name, type=kind, rank=2, targets=("ffn_in",)), "p")
+    for p in proj.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    proj.state.names, proj.state.weights = ("a", "b"), torch.tensor([[0.3, 0.7], [1.0, 0.0]])
+    x = torch.rand(2, 6, 5, 5)
+    with torch.no_grad():
+        whole = proj(x)
+        first, second = proj(x, parts=2)
+        proj.state.per_image_merge = True
+        merged_first, merged_second = proj(x, parts=2)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=0, atol=1e-6)
+    torch.testing.assert_close(torch.cat([merged_first, merged_second], 1), whole, **TOL)
+
+
+def test_pointwise_is_conv2d():
+    torch.manual_seed(6)
+    x = torch.rand(2, 5, 7, 3).contiguous(memory_format=torch.channels_last)
+    w, b = torch.rand(4, 5), torch.rand(4)
+    expected = torch.einsum("oi,nihw->nohw", w, x) + b[:, None, None]
+    with torch.no_grad():
+        torch.testing.assert_close(pointwise(x, w, b), expected, **TOL)
+        torch.testing.assert_close(pointwise(x.contiguous(), w[:, :, None, None]), expected - b[:, None, None], **TOL)
+    torch.testing.assert_close(pointwise(x, w, b), expected, **TOL)  # the training kernel
