@@ -248,12 +248,23 @@ def profiled(tmp_path_factory):
     return out, doc, logs
 
 
+def test_matmul_rate_is_flops_over_the_median_call(monkeypatch):
+    from bench.profile import measure as M
+
+    monkeypatch.setattr(M, "timed_calls", lambda fn, x, device, seconds, min_calls=1: [0.5, 0.25, 1.0])
+    rate = M.matmul_rate("cpu")
+    assert rate["gflops_per_s"] == pytest.approx(2 * 2048 ** 3 / 0.5 / 1e9)
+    assert rate["what"] == "2048x2048 @ 2048x2048 fp32 matmul, median of 3 calls"
+
+
 def test_profile_json_has_the_documented_fields(profiled):
     out, doc, _ = profiled
     saved = json.loads((out / "profile.json").read_text())
     assert saved == json.loads(json.dumps(doc))
     assert set(saved) == {"schema", "created", "wall_seconds", "command", "settings", "environment", "method",
-                          "targets", "results", "ratios"}
+                          "targets", "matmul", "results", "ratios"}
+    assert set(saved["matmul"]) == {"fp32"} and saved["matmul"]["fp32"]["gflops_per_s"] > 0
+    assert saved["matmul"]["fp32"]["what"].startswith("2048x2048 @ 2048x2048 fp32 matmul")
     assert saved["schema"] == "abair-bench/profile/1"
     env = saved["environment"]
     for key in ("cpu", "cpu_count", "torch_threads", "torch", "device", "git"):
@@ -266,6 +277,7 @@ def test_profile_json_has_the_documented_fields(profiled):
         assert r["latency_min_ms"] <= r["latency_median_ms"] <= r["latency_p90_ms"] <= r["latency_max_ms"]
         assert r["images_per_s"] == pytest.approx(2 / (r["latency_median_ms"] / 1e3))
         assert r["gflops_per_s"] == pytest.approx(r["flops"] / 1e9 / (r["latency_median_ms"] / 1e3))
+        assert r["pct_of_matmul"] == pytest.approx(100 * r["gflops_per_s"] / saved["matmul"]["fp32"]["gflops_per_s"])
         assert r["flops"] > 0 and r["params"] > 0 and r["mem_method"] in ("cpu-hwm", "cpu")
     by = {r["config"]: r for r in saved["results"]}
     assert by["none"]["latency_ratio"] == 1.0

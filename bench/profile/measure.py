@@ -126,6 +126,26 @@ def warm_up(fn: Callable, x, device: str, seconds: float, calls: int = 1) -> int
     return len(timed_calls(fn, x, device, seconds, calls))
 
 
+def matmul_rate(device: str = "cpu", dtype: str = "fp32", seconds: float = 1.0) -> dict:
+    """The machine's dense matrix-product rate with the current threads: the yardstick the achieved
+    FLOP/s of each configuration is printed against (how far a network is from what the cores do on
+    the kernel they do best). Square products of side 2048 (CPU) or 8192 (CUDA) in ``dtype``, repeated
+    for ``seconds`` after one warm-up call; GFLOP/s = 2 n^3 per call / median call time."""
+    import torch
+
+    from .configs import torch_dtype
+
+    n = 8192 if device.startswith("cuda") else 2048
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(n, n, generator=g).to(device=device, dtype=torch_dtype(dtype))
+    b = torch.rand(n, n, generator=g).to(device=device, dtype=torch_dtype(dtype))
+    timed_calls(lambda _: a @ b, None, device, 0.0)  # warm-up
+    times = timed_calls(lambda _: a @ b, None, device, seconds, min_calls=3)
+    median = sorted(times)[len(times) // 2]
+    return {"what": f"{n}x{n} @ {n}x{n} {dtype} matmul, median of {len(times)} calls",
+            "gflops_per_s": 2 * n ** 3 / median / 1e9}
+
+
 def _count_onednn_convolutions() -> None:
     """Teach FlopCounterMode the oneDNN convolution that CPU inference calls directly (1x1
     projections, abair.model.adapters.pointwise): the same 2 FLOPs per multiply-add as any conv."""

@@ -25,7 +25,7 @@ JSON_NAME, CSV_NAME, PLOT_NAME = "profile.json", "profile.csv", "profile.png"
 
 CSV_FIELDS = (
     "config", "family", "preset", "device", "dtype", "compiled", "size", "batch", "adapter_type", "rank", "mode",
-    "params", "flops", "gflops_per_s", "calls", "repeats", "latency_median_ms", "latency_p90_ms",
+    "params", "flops", "gflops_per_s", "pct_of_matmul", "calls", "repeats", "latency_median_ms", "latency_p90_ms",
     "latency_mean_ms", "latency_min_ms", "latency_max_ms", "images_per_s", "images_per_s_min",
     "images_per_s_max", "latency_ratio", "latency_ratio_min", "latency_ratio_paired", "peak_mem_mb", "peak_total_mb", "mem_method", "error",
 )
@@ -145,6 +145,8 @@ def report_context(doc: dict, label: str) -> dict:
     machine = ", ".join(str(v) for v in (env.get("gpu"), env.get("driver") and f"driver {env['driver']}",
                                          env.get("cpu"), f"{env.get('torch_threads')} torch threads",
                                          f"torch {env.get('torch')}") if v)
+    for dtype, ref in (doc.get("matmul") or {}).items():
+        machine += f"; dense {dtype} matmul {ref['gflops_per_s']:.0f} GFLOP/s"
     uri = "data:image/png;base64," + base64.b64encode(plot_png(doc)).decode("ascii")
     return {"label": label, "command": doc.get("command", ""), "created": doc.get("created", ""),
             "preset": doc.get("settings", {}).get("preset", ""), "device": doc.get("settings", {}).get("device", ""),

@@ -162,11 +162,15 @@ def profile(settings: ProfileSettings, log: Callable[[str], None] | None = None)
     started = time.time()
     env = environment(settings.device)
     rows: list[dict] = []
+    matmul = {}
     for dtype in settings.dtypes:
+        matmul[dtype] = M.matmul_rate(settings.device, dtype)
+        log(f"machine: {matmul[dtype]['what']}: {matmul[dtype]['gflops_per_s']:.1f} GFLOP/s "
+            f"({torch.get_num_threads()} threads)")
         pool = C.ModelPool(settings.preset, settings.device, dtype, settings.checkpoint)
         for size in settings.sizes:
             for batch in settings.batches:
-                rows += _group(pool, configs, settings, dtype, size, batch, log)
+                rows += _group(pool, configs, settings, dtype, size, batch, log, matmul[dtype]["gflops_per_s"])
         del pool
         gc.collect()
     ratios = _ratios(rows)
@@ -190,13 +194,14 @@ def profile(settings: ProfileSettings, log: Callable[[str], None] | None = None)
             "block ratio to 'none' (latency_ratio_paired)",
         },
         "targets": TARGETS,
+        "matmul": matmul,
         "results": rows,
         "ratios": ratios,
     }
 
 
 def _group(pool: C.ModelPool, configs, settings: ProfileSettings, dtype: str, size: int, batch: int,
-           log: Callable[[str], None]) -> list[dict]:
+           log: Callable[[str], None], matmul_gflops: float | None = None) -> list[dict]:
     import torch
 
     g = torch.Generator().manual_seed(settings.seed)
@@ -249,6 +254,10 @@ def _group(pool: C.ModelPool, configs, settings: ProfileSettings, dtype: str, si
         row.update(M.summarize(timing, batch))
         row["block_latency_ms"] = [1e3 * secs / n for n, secs in timing.blocks]
         row["gflops_per_s"] = row["flops"] / 1e9 / (row["latency_median_ms"] / 1e3)
+        share = ""
+        if matmul_gflops:
+            row["pct_of_matmul"] = 100.0 * row["gflops_per_s"] / matmul_gflops
+            share = f" ({row['pct_of_matmul']:.1f}% of the matmul rate)"
         log(f"{name}: median {row['latency_median_ms']:.1f} ms, p90 {row['latency_p90_ms']:.1f} ms, "
-            f"{row['images_per_s']:.2f} img/s, {row['gflops_per_s']:.1f} GFLOP/s")
+            f"{row['images_per_s']:.2f} img/s, {row['gflops_per_s']:.1f} GFLOP/s{share}")
     return list(rows.values())
