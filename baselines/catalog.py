@@ -43,6 +43,8 @@ class Published:
     checked: str = ""
     why_not: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    #: the authors' training settings (name -> tasks) of a method without released files (IDR)
+    settings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def variants(self) -> dict[str, Release]:
@@ -50,7 +52,8 @@ class Published:
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(t for r in self.releases if r.runs for t in r.tasks))
+        runs = [t for r in self.releases if r.runs for t in r.tasks] or [t for ts in self.settings.values() for t in ts]
+        return tuple(dict.fromkeys(runs))
 
 
 _FOLDER = ("its rows stay scorable from restored images through folder:NAME=/path "
@@ -142,10 +145,27 @@ PUBLISHED: dict[str, Published] = {p.display: p for p in (
         checked="xrestormer/archs/xrestormer_arch.py of Andrew0613/X-Restormer (random weights)",
     ),
     Published(
-        "IDR", "Zhang et al., CVPR 2023", ("1", "3", "4", "5"), None,
-        where="code at JingHao99/IDR-Ingredients-oriented-Degradation-Reformulation",
-        why_not="no trained weights were released (the README's evaluation points to a local "
-                "results/models/model.ckpt, and an open issue asking for the weights is unanswered); " + _FOLDER,
+        "IDR", "Zhang et al., CVPR 2023", ("1", "3", "4", "5"), "idr",
+        where="no trained weights were released (the README's evaluation points to a local results/models/model.ckpt, "
+              "and an open request for the weights is unanswered): train with the authors' code at "
+              "JingHao99/IDR-Ingredients-oriented-Degradation-Reformulation (main.py), or score their rows from "
+              "restored images through folder:IDR=/path",
+        checkpoint="bare state dict .pth, as the authors' training code saves it (<epoch>_G.pth; keys may carry "
+                   "'module.'); widths, blocks, heads, key sets and the SAM read from the shapes",
+        size="H, W multiples of 8",
+        pipeline="the authors' test data is cropped, centred, to a multiple of 32 (crop_HWC_img); here the harness "
+                 "reflect-pads to a multiple of 8 and crops back; second-stage forward (no degradation label), "
+                 "SVD of the degradation keys on the run's device; output clipped to [0, 1]; RGB in [0, 1]; no "
+                 "self-ensemble (inference.py of the authors' repository)",
+        params="12,262,448 (the training configuration config/IDR-restormer.yml: dim 30, blocks 2-3-3-4, "
+               "2 refinement, 5 x 24 keys); 7,887,130 at dim 24, the network inference.py builds; the paper's "
+               "table prints 15M",
+        checked="models/archs/IDR_restormer_arch.py and models/utils/module.py of the authors' repository "
+                "(random weights)",
+        options={"svd_device": "auto (the run's device, as the authors) | cpu",
+                 "antialias": "false (torchvision 0.12, pinned by the authors) | true"},
+        settings={"5-task": ("denoise", "derain", "dehaze", "deblur", "lowlight"),
+                  "3-task": ("denoise", "derain", "dehaze")},
     ),
     Published(
         "DiffUIR", "Zheng et al., CVPR 2024", ("1", "3", "4", "5"), None,

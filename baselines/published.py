@@ -6,6 +6,7 @@
 - ``mprnet[:deblur|derain|denoise]``: MPRNet (Zamir et al., CVPR 2021), on spandrel-extra-arches' network;
 - ``uformer[:denoise|deblur]``: Uformer (Wang et al., CVPR 2022), the authors' square zero-padding to 128;
 - ``x-restormer[:denoise|deblur|derain|dehaze]``: X-Restormer (Chen et al., ECCV 2024), padding to 64;
+- ``idr``: IDR (Zhang et al., CVPR 2023), from a checkpoint of the authors' training code (none was released);
 - ``spandrel:<path>``: any RGB 1x restoration model the ``spandrel`` package recognises.
 
 The architectures are this project's re-implementations (:mod:`baselines.archs`); the weights are
@@ -26,7 +27,7 @@ from .base import Method, RestoreContext
 
 __all__ = [
     "CheckpointMethod", "AirNetMethod", "MPRNetMethod", "UformerMethod", "SpandrelMethod", "make_restormer",
-    "make_promptir", "make_airnet", "make_mprnet", "make_uformer", "make_xrestormer", "make_spandrel",
+    "make_promptir", "make_airnet", "make_mprnet", "make_uformer", "make_xrestormer", "make_idr", "make_spandrel",
     "variant_record_name", "build_official", "official_forward", "PIPELINES",
 ]
 
@@ -180,6 +181,12 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "self_ensemble": False, "source": "Andrew0613/X-Restormer xrestormer/models/xrestormer_model.py, "
                                           "options/test/00*.yml",
     },
+    "idr": {
+        "pad": "reflect, bottom/right, to a multiple of 8 (the harness); the authors' test data is cropped, centred, "
+               "to a multiple of 32 (crop_HWC_img, base=32)", "output": "the network's",
+        "crop": "back to the input size", "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]",
+        "self_ensemble": False, "source": "JingHao99/IDR-Ingredients-oriented-Degradation-Reformulation inference.py",
+    },
 }
 
 
@@ -324,6 +331,43 @@ def make_xrestormer(variant: str = "", checkpoint: str | None = None, max_batch:
                             max_batch=max_batch, details=_variant_details("x-restormer", variant))
 
 
+class IDRMethod(CheckpointMethod):
+    """IDR: records where the SVD of the degradation keys was taken and the signs it gave (they change the output)."""
+
+    def config(self) -> dict[str, Any]:
+        from .archs.idr import svd_signature
+
+        out = super().config()
+        out["arch_config"]["svd_device"] = self.model.svd_device or self.device.split(":")[0]
+        out["svd_signs"] = svd_signature(self.model)
+        return out
+
+
+def make_idr(checkpoint: str | None = None, max_batch: int = 1, svd_device: str = "auto",
+             antialias: bool = False) -> IDRMethod:
+    """``idr`` from a checkpoint written by the authors' training code (no weights were released).
+
+    ``svd_device``: "auto" takes the SVD of the degradation keys on the run's device, as the authors'
+    forward does; "cpu" on the CPU whatever the device (the singular vectors' signs, which change the
+    output, then do not depend on the device). ``antialias``: resize the input to each level with
+    anti-aliasing (false: torchvision 0.12, which the authors pin).
+    """
+    from .archs.loading import load_idr
+
+    path = _need_checkpoint("idr", checkpoint, "a checkpoint of the authors' training code, e.g. 1200_G.pth; "
+                                               "no weights were released")
+    max_batch = _max_batch(max_batch)
+    if svd_device not in ("auto", "cpu"):
+        raise UserError(f"idr.svd_device must be auto or cpu, got {svd_device!r}")
+    if not isinstance(antialias, bool):
+        raise UserError(f"idr.antialias must be true or false, got {antialias!r}")
+    model, cfg = load_idr(path, svd_device=None if svd_device == "auto" else "cpu", antialias=antialias)
+    _rgb(path, "IDR", cfg["inp_channels"], cfg["out_channels"])
+    cfg["svd_device"] = svd_device
+    return IDRMethod("idr", model, path, "IDR", cfg, multiple_of=8, max_batch=max_batch,
+                     details={"pipeline": dict(PIPELINES["idr"])})
+
+
 # -------------------------------------------------------------------------------------- profiling
 
 
@@ -349,6 +393,10 @@ def build_official(name: str):
         from .archs.xrestormer import XRestormer
 
         return XRestormer()
+    if name == "idr":
+        from .archs.idr import IDR
+
+        return IDR()
     raise ValueError(f"no official build for {name!r}")
 
 

@@ -43,6 +43,7 @@ for _name, _target, _summary in (
     ("restormer", "baselines.published:make_restormer", "Restormer (CVPR 2022), official .pth ('params')"),
     ("promptir", "baselines.published:make_promptir", "PromptIR all-in-one (NeurIPS 2023), official Lightning model.ckpt"),
     ("airnet", "baselines.published:make_airnet", "AirNet all-in-one (CVPR 2022), official All.pth"),
+    ("idr", "baselines.published:make_idr", "IDR all-in-one (CVPR 2023), from self-trained weights (none released)"),
 ):
     METHODS.register(_name, _target, task="all-in-one", needs=f"weights (--method-arg {_name}.checkpoint=PATH)",
                      summary=_summary)

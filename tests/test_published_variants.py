@@ -320,14 +320,14 @@ def test_methods_list_and_info(capsys):
     assert rows["restormer"]["tables"] == "1,2,3,4,5" and rows["uformer:denoise"]["needs"] == "weights: Uformer_B_SIDD.pth"
     assert main(["methods", "list"]) == 0
     out = capsys.readouterr().out
-    for name in ("IDR (tables 1,3,4,5)", "DiffUIR", "DA-CLIP", "DL (tables 2)"):
+    for name in ("DiffUIR", "DA-CLIP", "DL (tables 2)"):
         assert name in out
     assert main(["methods", "info", "uformer"]) == 0
     out = capsys.readouterr().out
     assert "Uformer-B 50,880,946" in out and "Uformer_B_GoPro.pth: deblur -> uformer:deblur" in out
     assert "forward checked against: model.py of ZhendongWang6/Uformer" in out
-    assert main(["methods", "info", "IDR"]) == 0
-    assert "not runnable here: no trained weights were released" in capsys.readouterr().out
+    assert main(["methods", "info", "DL"]) == 0
+    assert "not runnable here: no weights for the all-in-one setting" in capsys.readouterr().out
     assert main(["methods", "info", "mprnett"]) == 2
     err = capsys.readouterr().err
     assert err == "abair-bench: error: unknown method 'mprnett' (did you mean 'mprnet'?); see 'abair-bench methods list'\n"

@@ -9,6 +9,8 @@ plain unpickle, or with safetensors for ``.safetensors`` files):
 - MPRNet and Uformer: ``.pth`` of the authors' training scripts, ``{"epoch": ..., "state_dict": ...,
   "optimizer": ...}``, keys prefixed ``module.`` when trained with DataParallel;
 - X-Restormer: BasicSR ``.pth``, ``{"params": state_dict}``, as Restormer;
+- IDR (no released weights): the bare ``state_dict`` ``.pth`` its authors' training code saves
+  (``<epoch>_G.pth``), keys prefixed ``module.`` when saved from a DataParallel wrapper;
 - any of them as a bare state dict or a ``.safetensors`` file (with or without the prefix).
 
 A ``module.`` (DataParallel) or ``net.`` (Lightning) prefix is removed when *every* key carries it.
@@ -32,7 +34,7 @@ from abair.filekind import file_kind, preview
 __all__ = [
     "ARCHITECTURES", "ArchSpec", "read_checkpoint", "find_state_dict", "strip_common_prefix",
     "check_keys", "guess_architecture", "infer_config", "load_architecture", "load_restormer", "load_promptir",
-    "load_airnet", "load_mprnet", "load_uformer", "load_xrestormer",
+    "load_airnet", "load_mprnet", "load_uformer", "load_xrestormer", "load_idr",
 ]
 
 CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
@@ -189,6 +191,8 @@ def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
     """The released architecture whose signature keys ``state_dict`` has, or None (for error hints)."""
     if "prompt1.prompt_param" in state_dict and "patch_embed.proj.weight" in state_dict:
         return "PromptIR"
+    if "degra_key" in state_dict and "dmixer.convU.weight" in state_dict:
+        return "IDR"  # before Restormer: IDR's U-net has Restormer's keys too
     if "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height" in state_dict:
         return "X-Restormer"
     if "patch_embed.proj.weight" in state_dict and "encoder_level1.0.attn.temperature" in state_dict:
@@ -367,6 +371,21 @@ def _xrestormer_config(state_dict) -> dict:
     return cfg
 
 
+def _idr_config(state_dict) -> dict:
+    from .idr import IDR_DEFAULTS
+
+    # the U-net is Restormer's (same keys); the constructor names its arguments as the authors' code does
+    cfg = _restormer_like(state_dict, {**IDR_DEFAULTS, "in_channels": 3, "layernorm": "WithBias"})
+    cfg["inp_channels"] = cfg.pop("in_channels") or IDR_DEFAULTS["inp_channels"]
+    cfg["LayerNorm_type"] = cfg.pop("layernorm")
+    key = state_dict.get("degra_key")
+    if key is not None and key.ndim == 3:
+        cfg["degra_type"], cfg["num_degra_queries"] = int(key.shape[0]), int(key.shape[1])
+    cfg["ops_type"] = _dim(state_dict, "kdp_level1.principle.pred.2.weight", 0) or cfg["ops_type"]
+    cfg["sam"] = "kdp_level1.SAM.conv1.weight" in state_dict
+    return cfg
+
+
 def _builder(module: str, name: str) -> Callable[..., Any]:
     """``cfg -> module.name(**cfg)``, importing the architecture's module only when a model is built."""
 
@@ -405,6 +424,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "uformer": ArchSpec("Uformer", _uformer_config, _builder("uformer", "Uformer"), _defaults("uformer", "UFORMER_DEFAULTS")),
     "x-restormer": ArchSpec("X-Restormer", _xrestormer_config, _builder("xrestormer", "XRestormer"),
                             _defaults("xrestormer", "XRESTORMER_DEFAULTS")),
+    "idr": ArchSpec("IDR", _idr_config, _builder("idr", "IDR"), _defaults("idr", "IDR_DEFAULTS")),
 }
 
 
@@ -466,3 +486,9 @@ def load_uformer(path: str | Path, img_size: int = 128) -> tuple[Any, dict]:
 def load_xrestormer(path: str | Path) -> tuple[Any, dict]:
     """X-Restormer from an official BasicSR ``.pth`` (``{"params": ...}``: deblur_300k.pth, ...)."""
     return load_architecture("x-restormer", path)
+
+
+def load_idr(path: str | Path, svd_device: str | None = None, antialias: bool = False) -> tuple[Any, dict]:
+    """IDR from a checkpoint of the authors' training code (a bare state dict ``.pth``); ``svd_device`` and
+    ``antialias`` are run settings no tensor records (see :class:`baselines.archs.idr.IDR`)."""
+    return load_architecture("idr", path, svd_device=svd_device, antialias=antialias)

@@ -97,7 +97,8 @@ def info_lines(name: str) -> list[str]:
     out.append(f"  run: --methods {entry.method}"
                + "".join(f" | {entry.method}:{v}" for v in entry.variants)
                + f" --method-arg {name}.checkpoint=PATH")
-    out.append("  released files (tasks):")
+    out.append("  released files (tasks):" if entry.releases else "  released files: none (self-trained weights)")
+    out += [f"    the authors' {name} setting: {', '.join(tasks)}" for name, tasks in entry.settings.items()]
     for release in entry.releases:
         if variant and release.variant != variant:
             continue

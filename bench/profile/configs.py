@@ -226,6 +226,8 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   "authors test", "baseline", _baseline("uformer")),
     ProfileConfig("x-restormer", "X-Restormer baseline (26.0M), input reflect-padded to a multiple of 64", "baseline",
                   _baseline("x-restormer")),
+    ProfileConfig("idr", "IDR baseline, the authors' training configuration (12.3M; SVD of the keys in every call)",
+                  "baseline", _baseline("idr")),
 )}
 
 
