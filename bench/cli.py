@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     allocator.tune()  # before any tensor exists: keep freed activations in the heap (abair/allocator.py)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that start copies of themselves
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -157,6 +157,38 @@ def test_two_torchrun_ranks_give_the_same_records_as_one_process(tmp_path):
     assert ids[0] and ids[1] and not ids[0] & ids[1]  # disjoint images per rank
 
 
+def test_jobs_runs_ranks_of_one_thread_with_the_records_of_one_process(tmp_path):
+    """``--jobs 2`` is torchrun without torchrun: two single-threaded ranks, disjoint images, the records
+    of a single-threaded one-process run (abair-oh included: its kernels see the same thread count)."""
+    common = ["run", "--suite", "mini", "--datasets", "mini-derain", "--methods", "identity,abair-oh",
+              "--limit", "4", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "one")]) == 0
+    env = {k: v for k, v in ENV.items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-m", "bench.cli", *common, "--out", str(tmp_path / "two"), "--jobs", "2"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert comparable(read_records(tmp_path / "two")) == comparable(read_records(tmp_path / "one"))
+    invocation = json.loads((tmp_path / "two" / "manifest.json").read_text())["invocations"][-1]
+    assert invocation["world_size"] == 2 and invocation["threads"]["OMP_NUM_THREADS"] == "1"
+    assert done.stdout.count("records:") == 1  # rank 0 alone prints the summary
+    ids = [{r["image_id"] for r in csv.DictReader(open(s))} for s in sorted((tmp_path / "two" / "shards").glob("*.csv"))]
+    assert len(ids) == 2 and ids[0] and ids[1] and not ids[0] & ids[1]
+
+
+def test_jobs_stops_every_rank_when_one_fails(tmp_path):
+    from bench.local_jobs import run_jobs
+
+    code = run_jobs(["run", "--suite", "mini", "--methods", "identiy", "--out", str(tmp_path / "x"), "--no-progress"], 2, 1)
+    assert code == 2
+
+
+def test_jobs_on_cuda_is_one_line(tmp_path, capsys):
+    assert main(["run", "--suite", "mini", "--methods", "identity", "--out", str(tmp_path / "x"), "--jobs", "2",
+                 "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["abair-bench: error: --jobs is for CPU runs; on GPUs start one process per device with torchrun"]
+
+
 def test_changed_method_config_in_same_dir_is_refused(tmp_path, capsys):
     base = ["run", "--suite", "mini", "--datasets", "mini-derain", "--limit", "1", "--out", str(tmp_path),
             "--no-progress", "--methods", "slow_method:make"]

@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", type=positive_int, default=1, metavar="N",
                    help="restore up to N images of one size per call (capped by each method's max_batch; "
                    "pays off on GPUs); records are one per image, seconds = batch time / batch size")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="run as N processes on this machine, each restoring a share of every dataset's images "
+                   "(like torchrun --nproc-per-node N; on CPU each gets cores/N threads); default 1")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -61,13 +64,19 @@ def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
 
 
 def main(args) -> int:
+    from abair.errors import UserError
     from bench.datasets import DATASETS, DatasetOptions, resolve_names
+    from bench.local_jobs import is_child, run_jobs
     from bench.datasets.real import validate_dataset_paths
     from bench.method_args import parse_method_args
     from bench.paths import check_output_dir
     from bench.runner import RunSpec, run
 
     check_output_dir(args.out, "--out")
+    if args.jobs > 1 and not is_child():
+        if args.device.startswith("cuda"):
+            raise UserError("--jobs is for CPU runs; on GPUs start one process per device with torchrun")
+        return run_jobs(args.argv, args.jobs)
     if args.metric_weights is not None:
         from bench.protocols.learned import set_weights_dir
 
