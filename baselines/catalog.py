@@ -56,6 +56,10 @@ class Published:
         return tuple(dict.fromkeys(runs))
 
 
+#: the ten degradations of DA-CLIP's universal model (options/test.yml 'distortion'), in this project's task words
+_DACLIP_TASKS = ("deblur", "dehaze", "jpeg", "lowlight", "denoise", "raindrop", "derain", "deshadow", "desnow",
+                 "inpaint")
+
 _FOLDER = ("its rows stay scorable from restored images through folder:NAME=/path "
            "(layout /path/<dataset>/<image_id>.png; see docs/BASELINES.md)")
 
@@ -174,10 +178,30 @@ PUBLISHED: dict[str, Published] = {p.display: p for p in (
                 + _FOLDER,
     ),
     Published(
-        "DA-CLIP", "Luo et al., ICLR 2024", ("1",), None,
-        where="code at Algolzw/daclip-uir; weights of the DA-CLIP encoder (daclip_ViT-B-32.pt) and the universal "
-              "IR model from the Google Drive links in its README",
-        why_not="a CLIP-controlled diffusion (IR-SDE) model not yet ported here; " + _FOLDER,
+        "DA-CLIP", "Luo et al., ICLR 2024", ("1",), "daclip",
+        (Release("universal-ir.pth", _DACLIP_TASKS, None,
+                 "the universal IR-SDE network (motion-blurry, hazy, jpeg-compressed, low-light, noisy, raindrop, "
+                 "rainy, shadowed, snowy, uncompleted = inpainting): --method-arg daclip.checkpoint=PATH"),
+         Release("daclip_ViT-B-32.pt", _DACLIP_TASKS, None,
+                 "the DA-CLIP encoder that conditions it: --method-arg daclip.clip=PATH")),
+        where="the 'Pretrained Models' table in the README of Algolzw/daclip-uir (Google Drive, and the Hugging Face model card weblzw/daclip-uir-ViT-B-32-irsde)",
+        checkpoint="universal-ir.pth: bare ConditionalUNet state dict (save_network); daclip_ViT-B-32.pt: the "
+                   "open_clip DaCLIP state dict, bare or under 'state_dict', keys may carry 'module.'; its image side "
+                   "(visual.*, visual_control.*) is read strictly, the text tower, the duplicate clip.visual.* and the "
+                   "logit scales are left out",
+        size="any H, W (the network reflect-pads to a multiple of 16 at every call and crops back)",
+        pipeline="RGB in [0, 1], no padding outside the network; encoder input: uint8 by truncation, bicubic resize "
+                 "of the shorter side to 224, centre crop 224, CLIP mean/std; IR-SDE from x_T = mu + (50/255) z, 100 "
+                 "posterior steps, cosine schedule, eps 0.005; output clipped to [0, 1] (config/daclip-sde/test.py, "
+                 "options/test.yml, data/util.py, utils/sde_utils.py of Algolzw/daclip-uir); per-image seeds",
+        params="network 48,975,747 (nf 64, ch_mult 1-2-4-8, context 512); DA-CLIP image side 182,785,536 "
+               "(ViT-B/32 87,849,216 + controller 94,936,320); the whole DA-CLIP file with its text tower 246,213,634",
+        checked="config/daclip-sde/models/modules/DenoisingUNet_arch.py, open_clip/daclip_model.py, "
+                "open_clip/transformer.py, utils/sde_utils.py, data/util.py of Algolzw/daclip-uir (random weights)",
+        options={"clip": "the DA-CLIP encoder file daclip_ViT-B-32.pt (required, with checkpoint)",
+                 "steps": "reverse steps (default 100, as tested; fewer: the authors' sample_T)",
+                 "seed": "base of the per-image seeds (default 0)",
+                 "sampling": "posterior (default, as tested) | sde"},
     ),
     Published(
         "DL", "Fan et al., ECCV 2018 / TPAMI 2019 (decouple learning)", ("2",), None,
@@ -189,10 +213,12 @@ PUBLISHED: dict[str, Published] = {p.display: p for p in (
 
 
 def published(name: str) -> Published | None:
-    """The entry for a display name (``"X-Restormer"``) or method name (``"x-restormer"``, ``"mprnet:deblur"``)."""
+    """The entry for a display name (``"X-Restormer"``, also without its punctuation: ``"daclip"``) or method
+    name (``"x-restormer"``, ``"mprnet:deblur"``)."""
     base = name.partition(":")[0].lower()
     for entry in PUBLISHED.values():
-        if base in (entry.display.lower(), entry.method):
+        display = entry.display.lower()
+        if base in (display, entry.method, "".join(c for c in display if c.isalnum())):
             return entry
     return None
 

@@ -171,8 +171,27 @@ def select_specs(selection: list[str] | None) -> list[TableSpec]:
 
 
 def run_method_info(method: str) -> dict[str, Any]:
-    """``{"method", "variant", "name"}`` of the paper row a run method reproduces (empty if none)."""
-    return dict(paper_tables_meta().get("run_methods", {}).get(method) or {})
+    """``{"method", "variant", "name"}`` of the paper row a run method reproduces (empty if none).
+
+    From ``run_methods`` in paper_tables.yaml, else from the catalog of published baselines
+    (:mod:`baselines.catalog`): a method it runs (``idr``, ``mprnet``, ``mprnet:deblur``) or a record
+    named as a table row (``folder:IDR=...`` records as ``IDR``). For a baseline the info also has
+    ``tables`` (the paper tables it has a row in: its run rows appear in those only) and, for a
+    released per-task file (``mprnet:deblur``), ``tasks`` (the only columns its run rows fill).
+    """
+    from baselines.catalog import published
+
+    info = dict(paper_tables_meta().get("run_methods", {}).get(method) or {})
+    entry = published(method)
+    variant = method.partition(":")[2]
+    if entry is None or (variant and variant not in entry.variants):
+        return info
+    if not info:
+        info = {"method": entry.display, "variant": "", "name": entry.display}
+    info["tables"] = tuple(entry.tables)
+    if variant:
+        info["tasks"] = tuple(entry.variants[variant].tasks)
+    return info
 
 
 def paper_average(values, weights=None) -> float:
@@ -340,9 +359,15 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
         runs_per_method.setdefault(method, set()).add(run)
     duplicated = {m for m, rs in runs_per_method.items() if len(rs) > 1}
     grouped = {k: g for k, g in recs.groupby(["run", "method", "dataset", "metric"], sort=False)}
+    column_task = {c.label: c.task for c in [*spec.columns, *avg_cols]}
     for run, method in pairs:
+        info = run_method_info(method)
+        if info.get("tables") and spec.id not in info["tables"]:
+            continue  # a published baseline shows in the paper tables it has a row in
         per_col = {}
         for label, origin in origins.items():
+            if info.get("tasks") and column_task[label] not in info["tasks"]:
+                continue  # a per-task release fills its task's columns only
             for metric in ("PSNR", "SSIM") if origin else ():
                 g = grouped.get((run, method, origin.dataset, metric.lower()))
                 if g is not None and len(g):
@@ -352,7 +377,6 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
             continue
         label = _row_key(run, method, duplicated)
         rows.put(label, RUN, cells, low, high, n)
-        info = run_method_info(method)
         ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
         if ref is None:
             continue
