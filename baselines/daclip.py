@@ -29,7 +29,8 @@ from abair.errors import UserError
 
 from .base import Method, RestoreContext
 
-__all__ = ["DaCLIPMethod", "make_daclip", "image_seed", "SEED_RULE", "DACLIP_PIPELINE"]
+__all__ = ["DaCLIPMethod", "DaCLIPPipeline", "make_daclip", "official_pipeline", "image_seed", "SEED_RULE",
+           "DACLIP_PIPELINE"]
 
 SEED_RULE = ("per image: torch.Generator (CPU) seeded with seed_from_string('daclip', seed, dataset, image_id) = "
              "first 8 bytes (big-endian) of sha256('daclip|<seed>|<dataset>|<image_id>') & (2^63 - 1); draws z "
@@ -59,26 +60,109 @@ def image_seed(seed: int, dataset: str, image_id: str) -> int:
     return seed_from_string("daclip", seed, dataset, image_id)
 
 
-class DaCLIPMethod(Method):
-    """Encoder + IR-SDE network + sampler; ``restore`` runs the whole reverse process on a batch."""
+class DaCLIPPipeline:
+    """Encoder + IR-SDE network + reverse process: ``restore(batch, generators)`` restores a float
+    (N, 3, H, W) batch in [0, 1] with one generator per image (the harness clips the result); each image
+    is restored on its own, so the result does not depend on the batch it came in."""
 
-    tileable = True
-
-    def __init__(self, encoder, unet, encoder_path: Path, unet_path: Path, encoder_cfg: dict, unet_cfg: dict,
-                 steps: int = 100, seed: int = 0, sampling: str = "posterior", max_batch: int = 1,
-                 name: str = "daclip"):
+    def __init__(self, encoder, unet, steps: int = 100, sampling: str = "posterior"):
         from .archs.irsde import IRSDESchedule
 
-        self.name = name
         self.encoder, self.unet = encoder.eval(), unet.eval()
+        self.steps, self.sampling = steps, sampling
+        self.schedule = IRSDESchedule(steps=steps)
+
+    def to(self, device=None, dtype=None) -> DaCLIPPipeline:
+        self.encoder.to(device=device, dtype=dtype)
+        self.unet.to(device=device, dtype=dtype)
+        if device is not None:
+            self.schedule.to(device)
+        return self
+
+    def parameters(self):
+        yield from self.encoder.parameters()
+        yield from self.unet.parameters()
+
+    def encode(self, batch):
+        """(content, degradation) embeddings, each (N, output_dim), of a float (N, 3, H, W) batch in [0, 1]."""
+        import contextlib
+
+        import torch
+
+        from .archs.daclip import clip_preprocess
+
+        dtype = self.encoder.visual.proj.dtype
+        x = clip_preprocess(batch, self.encoder.image_size).to(dtype)
+        autocast = (torch.autocast("cuda", dtype=torch.float16) if x.device.type == "cuda" and dtype == torch.float32
+                    else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            content, degradation = self.encoder(x)
+        return content.to(dtype), degradation.to(dtype)
+
+    @staticmethod
+    def draw(generators, shape, like):
+        """One standard normal draw of ``shape`` per image, each from its own CPU generator."""
+        import torch
+
+        return torch.stack([torch.randn(shape, generator=g) for g in generators]).to(like.device, like.dtype)
+
+    def sample(self, mu, content, degradation, generators):
+        """The reverse process from x_T = mu + max_sigma z to x_0 (unclipped)."""
+        import torch
+
+        shape = tuple(mu.shape[1:])
+        with torch.inference_mode():
+            x = self.schedule.initial_state(mu, self.draw(generators, shape, mu))
+            for t in range(self.steps, 0, -1):
+                noise = self.unet(x, mu, self.schedule.model_time(t), text_context=degradation, image_context=content)
+                x = self.schedule.step(self.sampling, x, mu, noise, t, self.draw(generators, shape, mu))
+        return x
+
+    def restore(self, batch, generators):
+        """Image by image: a batched forward can differ from a single one in the last bit (convolution
+        kernels pick their blocking by batch size), and 100 steps would carry that into the records."""
+        import torch
+
+        out = []
+        for i, generator in enumerate(generators):
+            mu = batch[i:i + 1]
+            content, degradation = self.encode(mu)
+            out.append(self.sample(mu, content, degradation, [generator]))
+        return torch.cat(out)
+
+
+def official_pipeline(steps: int = 100) -> DaCLIPPipeline:
+    """The released configuration (ViT-B/32 encoder, nf 64 network) with random weights, for the profiler."""
+    from .archs.daclip_encoder import DaCLIPImageEncoder
+    from .archs.irsde_unet import ConditionalUNet
+
+    return DaCLIPPipeline(DaCLIPImageEncoder(), ConditionalUNet(), steps=steps)
+
+
+class DaCLIPMethod(Method):
+    """The harness method: a :class:`DaCLIPPipeline` with per-image generators from the batch's ids."""
+
+    tileable = True  # tiles of one image share its seed
+
+    def __init__(self, encoder, unet, encoder_path: Path, unet_path: Path, encoder_cfg: dict, unet_cfg: dict,
+                 steps: int = 100, seed: int = 0, sampling: str = "posterior", name: str = "daclip"):
+        self.name = name
+        self.pipeline = DaCLIPPipeline(encoder, unet, steps=steps, sampling=sampling)
         self.encoder_path, self.unet_path = encoder_path, unet_path
         self.encoder_cfg, self.unet_cfg = encoder_cfg, unet_cfg
         self.steps, self.seed, self.sampling = steps, seed, sampling
-        self.schedule = IRSDESchedule(steps=steps)
         self.multiple_of = 1
-        self.max_batch = max_batch
+        self.max_batch = 8  # grouping only: images are restored one by one (see DaCLIPPipeline.restore)
         self.device = "cpu"
         self._sha256: dict[str, str] = {}
+
+    @property
+    def encoder(self):
+        return self.pipeline.encoder
+
+    @property
+    def unet(self):
+        return self.pipeline.unet
 
     def config(self) -> dict[str, Any]:
         from .published import file_sha256
@@ -92,32 +176,15 @@ class DaCLIPMethod(Method):
             "clip": str(self.encoder_path), "clip_sha256": self._sha256["clip"],
             "arch_config": {"unet": {k: list(v) if isinstance(v, tuple) else v for k, v in self.unet_cfg.items()},
                             "encoder": dict(self.encoder_cfg)},
-            "sampler": {**self.schedule.describe(), "sampling": self.sampling},
+            "sampler": {**self.pipeline.schedule.describe(), "sampling": self.sampling},
             "steps": self.steps, "seed": self.seed, "seed_rule": SEED_RULE,
             "pipeline": dict(DACLIP_PIPELINE),
         }
 
     def to(self, device: str) -> DaCLIPMethod:
-        self.encoder.to(device)
-        self.unet.to(device)
-        self.schedule.to(device)
+        self.pipeline.to(device)
         self.device = device
         return self
-
-    def encode(self, batch):
-        """(content, degradation) embeddings of a float (N, 3, H, W) batch in [0, 1]."""
-        import contextlib
-
-        import torch
-
-        from .archs.daclip import clip_preprocess
-
-        x = clip_preprocess(batch, self.encoder.image_size)
-        autocast = (torch.autocast("cuda", dtype=torch.float16) if x.device.type == "cuda"
-                    else contextlib.nullcontext())
-        with torch.inference_mode(), autocast:
-            content, degradation = self.encoder(x)
-        return content.float(), degradation.float()
 
     def generators(self, context: RestoreContext, n: int) -> list:
         import torch
@@ -126,27 +193,8 @@ class DaCLIPMethod(Method):
             raise UserError(f"daclip needs one image id per image (got {len(context.image_ids)} ids for {n} images)")
         return [torch.Generator().manual_seed(image_seed(self.seed, context.dataset, i)) for i in context.image_ids]
 
-    @staticmethod
-    def draw(generators, shape, device):
-        import torch
-
-        return torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
-
-    def sample(self, mu, content, degradation, generators):
-        """The reverse process from x_T = mu + max_sigma z to x_0 (the restored batch, unclipped)."""
-        import torch
-
-        shape = tuple(mu.shape[1:])
-        with torch.inference_mode():
-            x = self.schedule.initial_state(mu, self.draw(generators, shape, mu.device))
-            for t in range(self.steps, 0, -1):
-                noise = self.unet(x, mu, self.schedule.model_time(t), text_context=degradation, image_context=content)
-                x = self.schedule.step(self.sampling, x, mu, noise, t, self.draw(generators, shape, mu.device))
-        return x
-
     def restore(self, batch, context: RestoreContext):
-        content, degradation = self.encode(batch)
-        return self.sample(batch, content, degradation, self.generators(context, batch.shape[0]))
+        return self.pipeline.restore(batch, self.generators(context, batch.shape[0]))
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -156,7 +204,7 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: int = 100, seed: int = 0,
-                sampling: str = "posterior", max_batch: int = 1) -> DaCLIPMethod:
+                sampling: str = "posterior") -> DaCLIPMethod:
     """``daclip`` from ``universal-ir.pth`` (``checkpoint``) and ``daclip_ViT-B-32.pt`` (``clip``).
 
     ``steps``: reverse steps (100 as the authors test; fewer builds the schedule over that many steps
@@ -171,7 +219,7 @@ def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: i
     if missing:
         raise UserError(f"method 'daclip' needs the authors' two files: pass --method-arg {' and --method-arg '.join(missing)} "
                         "(see docs/BASELINES.md, nothing is downloaded)")
-    steps, max_batch = _positive_int("steps", steps), _positive_int("max_batch", max_batch)
+    steps = _positive_int("steps", steps)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"daclip.seed must be an integer, got {seed!r}")
     if sampling not in SAMPLING_MODES:
@@ -187,4 +235,4 @@ def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: i
         raise UserError(f"the DA-CLIP encoder {encoder_path} gives {encoder_cfg['output_dim']}-d embeddings but the "
                         f"network {unet_path} expects {unet_cfg['context_dim']}-d ones: the two files do not belong together")
     return DaCLIPMethod(encoder, unet, encoder_path, unet_path, encoder_cfg, unet_cfg, steps=steps, seed=seed,
-                        sampling=sampling, max_batch=max_batch)
+                        sampling=sampling)

@@ -47,6 +47,9 @@ for _name, _target, _summary in (
 ):
     METHODS.register(_name, _target, task="all-in-one", needs=f"weights (--method-arg {_name}.checkpoint=PATH)",
                      summary=_summary)
+METHODS.register("daclip", "baselines.daclip:make_daclip", task="all-in-one",
+                 needs="weights (--method-arg daclip.checkpoint=universal-ir.pth --method-arg daclip.clip=daclip_ViT-B-32.pt)",
+                 summary="DA-CLIP universal IR (ICLR 2024): DA-CLIP encoder + IR-SDE, 100 posterior steps, per-image seeds")
 
 #: ``PREFIX:<argument>`` method names: the factory is called as ``factory(argument, **options)``.
 PREFIX_METHODS: dict[str, str] = {

@@ -115,13 +115,13 @@ def _state_dict(path: Path) -> dict:
     return strip_common_prefix(find_state_dict(read_checkpoint(path), path), ("module.",))
 
 
-def _wrong_part(path: Path, state_dict, want: str, option: str) -> None:
+def _wrong_part(path: Path, state_dict, want: str) -> None:
     """One line when ``path`` is DA-CLIP's other file (the two options swapped)."""
     part = daclip_part(state_dict)
     if part and part != want:
         other = {"encoder": f"the DA-CLIP encoder ({ENCODER_FILE}): pass it as daclip.clip=PATH",
                  "unet": f"the restoration network ({UNET_FILE}): pass it as daclip.checkpoint=PATH"}[part]
-        raise UserError(f"{option} {path} is not DA-CLIP's "
+        raise UserError(f"checkpoint {path} is not DA-CLIP's "
                         f"{'restoration network' if want == 'unet' else 'encoder'} but {other}")
 
 
@@ -141,29 +141,49 @@ def _build_checked(cls, cfg: dict, state_dict: Mapping[str, Any], display: str, 
     return model.eval(), cfg
 
 
+def _naming_option(option: str):
+    """Prefix every one-line error with the method option that named the file; drop the hint to use
+    ``--methods daclip`` (the file is already read by it, for its other part)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def wrap():
+        try:
+            yield
+        except UserError as exc:
+            text = str(exc).removesuffix(" (it looks like a DA-CLIP checkpoint: use --methods daclip)")
+            raise UserError(f"daclip.{option}: {text}") from None
+
+    return wrap()
+
+
 def load_daclip_encoder(path: str | Path) -> tuple[Any, dict]:
     """(DaCLIPImageEncoder in eval mode, its config) from ``daclip_ViT-B-32.pt``; the config also lists
-    how many keys of the file were left out (text tower, duplicate tower, logit scales)."""
+    how many keys of the file were left out (text tower, duplicate tower, logit scales). Errors are one
+    line starting ``daclip.clip:``."""
     from .daclip_encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder, select_image_side
 
     path = Path(path)
-    full = _state_dict(path)
-    _wrong_part(path, full, "encoder", "daclip.clip file")
-    kept, dropped = select_image_side(full)
-    cfg = encoder_config(kept)
-    model, cfg = _build_checked(DaCLIPImageEncoder, cfg, kept, "DA-CLIP encoder", path, DACLIP_ENCODER_DEFAULTS)
+    with _naming_option("clip"):
+        full = _state_dict(path)
+        _wrong_part(path, full, "encoder")
+        kept, dropped = select_image_side(full)
+        model, cfg = _build_checked(DaCLIPImageEncoder, encoder_config(kept), kept, "DA-CLIP encoder", path,
+                                    DACLIP_ENCODER_DEFAULTS)
     return model, {**cfg, "keys_left_out": len(dropped)}
 
 
 def load_irsde_unet(path: str | Path) -> tuple[Any, dict]:
-    """(ConditionalUNet in eval mode, its config) from ``universal-ir.pth``."""
+    """(ConditionalUNet in eval mode, its config) from ``universal-ir.pth``; errors are one line starting
+    ``daclip.checkpoint:``."""
     from .irsde_unet import IRSDE_UNET_DEFAULTS, ConditionalUNet
 
     path = Path(path)
-    state_dict = _state_dict(path)
-    _wrong_part(path, state_dict, "unet", "daclip.checkpoint file")
-    return _build_checked(ConditionalUNet, unet_config(state_dict), state_dict, "DA-CLIP restoration network", path,
-                          IRSDE_UNET_DEFAULTS)
+    with _naming_option("checkpoint"):
+        state_dict = _state_dict(path)
+        _wrong_part(path, state_dict, "unet")
+        return _build_checked(ConditionalUNet, unet_config(state_dict), state_dict, "DA-CLIP restoration network",
+                              path, IRSDE_UNET_DEFAULTS)
 
 
 # -------------------------------------------------------------------------------------- encoder input

@@ -203,6 +203,9 @@ def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
         return "MPRNet"
     if "input_proj.proj.0.weight" in state_dict and "encoderlayer_0.blocks.0.attn.relative_position_bias_table" in state_dict:
         return "Uformer"
+    if "visual_control.transformer.zero_modules.0.weight" in state_dict or (
+            "init_conv.weight" in state_dict and "downs.0.0.block1.proj.weight" in state_dict and "time_mlp.1.weight" in state_dict):
+        return "DA-CLIP"  # its encoder (daclip_ViT-B-32.pt) or its restoration network (universal-ir.pth)
     return None
 
 
@@ -386,6 +389,12 @@ def _idr_config(state_dict) -> dict:
     return cfg
 
 
+def _daclip_unet_config(state_dict) -> dict:
+    from .daclip import unet_config
+
+    return unet_config(state_dict)
+
+
 def _builder(module: str, name: str) -> Callable[..., Any]:
     """``cfg -> module.name(**cfg)``, importing the architecture's module only when a model is built."""
 
@@ -425,6 +434,9 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "x-restormer": ArchSpec("X-Restormer", _xrestormer_config, _builder("xrestormer", "XRestormer"),
                             _defaults("xrestormer", "XRESTORMER_DEFAULTS")),
     "idr": ArchSpec("IDR", _idr_config, _builder("idr", "IDR"), _defaults("idr", "IDR_DEFAULTS")),
+    # DA-CLIP's restoration network; its encoder file is read by baselines.archs.daclip.load_daclip_encoder
+    "daclip": ArchSpec("DA-CLIP", _daclip_unet_config, _builder("irsde_unet", "ConditionalUNet"),
+                       _defaults("irsde_unet", "IRSDE_UNET_DEFAULTS")),
 }
 
 

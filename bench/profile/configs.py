@@ -185,6 +185,30 @@ def _baseline(name: str) -> Callable[[ModelPool], Prepared]:
     return prepare
 
 
+#: reverse steps the daclip configuration times (the authors test with 100: its time x 10 is one restoration)
+DACLIP_PROFILE_STEPS = 10
+
+
+def _daclip(pool: ModelPool) -> Prepared:
+    """DA-CLIP at the released sizes (random weights): encoder + DACLIP_PROFILE_STEPS IR-SDE steps, seeded."""
+    key = ("baseline", "daclip")
+    if key not in pool._models:
+        import torch
+
+        from baselines.daclip import official_pipeline
+
+        torch.manual_seed(ADAPTER_SEED)
+        pool._models[key] = official_pipeline(steps=DACLIP_PROFILE_STEPS).to(pool.device, pool.torch_dtype)
+    pipeline = pool._models[key]
+
+    def restore(x):
+        import torch
+
+        return pipeline.restore(x, [torch.Generator().manual_seed(ADAPTER_SEED + i) for i in range(x.shape[0])])
+
+    return Prepared(restore, _count(pipeline))
+
+
 FIXED = f"fixed:{FIXED_ADAPTER}"
 
 #: name -> configuration, in the order the output lists them
@@ -228,6 +252,8 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _baseline("x-restormer")),
     ProfileConfig("idr", "IDR baseline, the authors' training configuration (12.3M; SVD of the keys in every call)",
                   "baseline", _baseline("idr")),
+    ProfileConfig("daclip", f"DA-CLIP baseline: encoder (182.8M) + IR-SDE network (49.0M), {DACLIP_PROFILE_STEPS} of "
+                  "the authors' 100 reverse steps (one restoration costs about 10x)", "baseline", _daclip),
 )}
 
 
