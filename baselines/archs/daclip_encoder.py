@@ -148,7 +148,7 @@ class DaCLIPImageEncoder(nn.Module):
         ctrl = self.visual_control
         x = ctrl.tokens(image)
         residuals = []
-        for block, linear in zip(ctrl.transformer.resblocks, ctrl.transformer.zero_modules):
+        for block, linear in zip(ctrl.transformer.resblocks, ctrl.transformer.zero_modules, strict=True):
             x = block(x)
             residuals.append(linear(x))
         degradation = ctrl.pool(x)
