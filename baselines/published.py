@@ -397,6 +397,10 @@ def build_official(name: str):
         from .archs.idr import IDR
 
         return IDR()
+    if name == "diffuir":
+        from .archs.diffuir import DiffUIRNet
+
+        return DiffUIRNet()  # DiffUIR-L, the network the authors' test.py builds
     raise ValueError(f"no official build for {name!r}")
 
 
@@ -423,6 +427,18 @@ def official_forward(name: str, net):
             return net(F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect"))[..., :h, :w]
 
         return xrestormer
+    if name == "diffuir":
+        import torch
+
+        from .archs.diffuir import ResidualSchedule
+
+        schedule = ResidualSchedule()  # the whole sampling: 3 network calls, as the method runs it
+
+        def diffuir(x):
+            z = torch.randn(tuple(x.shape), generator=torch.Generator().manual_seed(0)).to(x.device, x.dtype)
+            return schedule.to(x.device).sample(net, 2 * x - 1, z)
+
+        return diffuir
     return net
 
 

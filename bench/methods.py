@@ -59,6 +59,7 @@ PREFIX_METHODS: dict[str, str] = {
     "mprnet": "baselines.published:make_mprnet",
     "uformer": "baselines.published:make_uformer",
     "x-restormer": "baselines.published:make_xrestormer",
+    "diffuir": "baselines.diffuir:make_diffuir",  # diffuir, diffuir:tiny|small|base|large
 }
 #: the method name (in the records) of ``PREFIX:<argument>``, known before the method is built
 PREFIX_RECORD_NAMES: dict[str, str] = {
@@ -67,6 +68,7 @@ PREFIX_RECORD_NAMES: dict[str, str] = {
     "mprnet": "baselines.published:mprnet_record_name",
     "uformer": "baselines.published:uformer_record_name",
     "x-restormer": "baselines.published:xrestormer_record_name",
+    "diffuir": "baselines.diffuir:diffuir_record_name",
 }
 
 # classical restorers (no weights; see baselines/classical and docs/METHODS.md)

@@ -189,6 +189,9 @@ def _article(name: str) -> str:
 
 def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
     """The released architecture whose signature keys ``state_dict`` has, or None (for error hints)."""
+    if any(k + "init_conv.weight" in state_dict for k in ("unet0.", "model.unet0.", "ema_model.model.unet0.")) or (
+            "init_conv.weight" in state_dict and "downs.0.0.block1.norm.weight" in state_dict):
+        return "DiffUIR"  # its network, diffusion wrapper or EMA (GroupNorm in the blocks, unlike DA-CLIP's)
     if "prompt1.prompt_param" in state_dict and "patch_embed.proj.weight" in state_dict:
         return "PromptIR"
     if "degra_key" in state_dict and "dmixer.convU.weight" in state_dict:

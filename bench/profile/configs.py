@@ -252,6 +252,8 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _baseline("x-restormer")),
     ProfileConfig("idr", "IDR baseline, the authors' training configuration (12.3M; SVD of the keys in every call)",
                   "baseline", _baseline("idr")),
+    ProfileConfig("diffuir", "DiffUIR-L baseline (36.3M), the whole sampling: 3 network calls on 6-channel input, "
+                  "reflect-padded to a multiple of 16 inside", "baseline", _baseline("diffuir")),
     ProfileConfig("daclip", f"DA-CLIP baseline: encoder (182.8M) + IR-SDE network (49.0M), {DACLIP_PROFILE_STEPS} of "
                   "the authors' 100 reverse steps (one restoration costs about 10x)", "baseline", _daclip),
 )}
