@@ -220,7 +220,7 @@ class ResidualUNet(nn.Module):
         self.depth = len(mults)
         self.channels = channels
         widths = [dim, *(dim * m for m in mults)]
-        pairs = list(zip(widths[:-1], widths[1:]))
+        pairs = list(zip(widths[:-1], widths[1:], strict=True))
         time_dim = 4 * dim
         groups = resnet_block_groups
 
@@ -329,7 +329,7 @@ class ResidualSchedule:
         self.delta_cumsum = delta.cumsum(dim=0).clip(0, 1)
         times = torch.linspace(-1, train_steps - 1, steps=steps + 1).int().tolist()[::-1]
         #: (t, t_next) of each step, e.g. [(999, 665), (665, 332), (332, -1)]
-        self.pairs: list[tuple[int, int]] = list(zip(times[:-1], times[1:]))
+        self.pairs: list[tuple[int, int]] = list(zip(times[:-1], times[1:], strict=True))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "residual diffusion (DiffUIR / RDDM), deterministic DDIM-style, eta 0",
