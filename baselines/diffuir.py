@@ -14,7 +14,8 @@ Per batch, as the authors' ``test.py`` (with ``src/model.py`` and ``data/univers
 Random draws: the sampler's only random draw is z, the initial noise (eta 0). Every image has its
 own CPU ``torch.Generator`` seeded with ``seed_from_string("diffuir", seed, dataset, image_id)``
 (sha256, see :func:`abair.degradations.seed_from_string`), which draws z of the image's shape. The
-result therefore does not depend on the batch an image is restored in, nor on the device's
+images of a batch are sampled one at a time (a batched convolution can differ from a single one in
+the last bit), so a result does not depend on the batch an image is restored in, nor on the device's
 generator. (The authors' script draws z from the global generator after ``set_seed(10)``.)
 """
 
@@ -125,8 +126,10 @@ class DiffUIRMethod(Method):
 
         z = self.noise(context, batch)
         y = 2 * self.preprocess(batch, context) - 1
+        # one image at a time, even inside a --batch: a batched convolution can differ from a single one
+        # in the last bit, so a record would depend on its batch
         with torch.inference_mode():
-            return self.schedule.sample(self.net, y, z)
+            return torch.cat([self.schedule.sample(self.net, y[i:i + 1], z[i:i + 1]) for i in range(len(y))])
 
 
 def diffuir_record_name(variant: str) -> str:
