@@ -511,3 +511,42 @@ def test_image_grids_are_jpeg_and_figures_render_to_the_same_bytes_twice(report)
         a, b = figure_bytes(fig, fmt), figure_bytes(fig, fmt)
         assert a == b and a.startswith(magic)
     plt.close(fig)
+
+
+def test_audit_scores_equal_scoring_each_image_alone(report):
+    """The audit scores a dataset's images in batched calls on the batched backends; every value
+    equals Protocol.score on that one image, for every audited protocol and for @torch."""
+    from bench.datasets import get_dataset
+    from bench.protocols import get_protocol
+    from bench.report.audit import _score_all
+    from bench.report.grids import read_png
+
+    run_dir, result = report
+    scores = result.audit.scores
+    pairs = {p.image_id: p for p in get_dataset("mini-derain")}
+    sample = scores[(scores["method"] == "smooth") & (scores["dataset"] == "mini-derain")]
+    ids = sorted(set(sample["image_id"]))[:4]
+    items = [(i, read_png(Path(run_dir) / "images" / "smooth" / "mini-derain" / f"{i}.png"), pairs[i].clean)
+             for i in ids]
+    assert set(sample["protocol"]) == set(result.audit.protocols)
+    for label in [*result.audit.protocols, "allinone-rgb@torch", "y-bt601@torch"]:
+        protocol = get_protocol(label)
+        batched = dict(_score_all(protocol, "mini-derain", items, []))
+        for image_id, restored, clean in items:
+            want = protocol.score(*protocol.prepare_pair(restored, clean))
+            assert batched[image_id] == pytest.approx(want, abs=1e-12)
+            if label in result.audit.protocols:
+                got = sample[(sample["protocol"] == label) & (sample["image_id"] == image_id)]
+                assert got.set_index("metric")["value"].to_dict() == pytest.approx(want, abs=1e-12)
+
+
+def test_default_audit_leaves_out_exact_duplicate_backends():
+    from bench.protocols import list_protocols
+    from bench.report.audit import available_protocols
+
+    labels, notes = available_protocols()
+    assert "allinone-rgb@torch" not in labels and "y-bt601@torch" not in labels
+    assert {"allinone-rgb", "y-bt601", "basicsr-y"} <= set(labels)  # each under its reference backend
+    skipped = {note.split("@")[0] for note in notes}
+    assert {label.split("@")[0] for label in labels} | skipped == {p.name for p in list_protocols()}
+    assert not any("@torch" in label for label in labels)

@@ -42,12 +42,20 @@ class AuditResult:
 
 
 def available_protocols() -> tuple[list[str], list[str]]:
-    """Every protocol label (``name`` or ``name@backend``) that can be scored here, and notes on the others."""
+    """The protocol labels the audit scores by default, and notes on the others.
+
+    Each protocol under its reference backend, plus every backend that is not exact for it (e.g.
+    ``@pyiqa``, whose numbers differ); an exact backend (``@torch`` beside ``@skimage``) gives the
+    reference's numbers to the maxima of docs/PROTOCOLS.md, so it is audited only when named in
+    ``--audit-protocols``.
+    """
     from bench.protocols import BACKENDS, get_protocol, list_protocols
 
     labels, notes = [], []
     for base in list_protocols():
         for backend in [base.backend, *(b for b in BACKENDS.names() if b != base.backend)]:
+            if backend != base.backend and backend in base.exact_backends:
+                continue
             try:
                 labels.append(get_protocol(f"{base.name}@{backend}").label)
             except UserError as exc:
@@ -55,9 +63,18 @@ def available_protocols() -> tuple[list[str], list[str]]:
     return labels, notes
 
 
+#: images per batched scoring call are capped at this many pixels (float64 statistics of SSIM)
+BATCH_PIXELS = 1 << 21
+
+
 def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None, limit: int | None = None,
           datasets: list[str] | None = None) -> AuditResult:
-    """Score every saved restoration under every protocol (``limit``: first N images per dataset)."""
+    """Score every saved restoration under every protocol (``limit``: first N images per dataset).
+
+    The images of one method and dataset are scored together: one batched call per protocol and
+    image size on the batched backends (``@torch``, ``@pyiqa``), one call per image on ``@skimage``;
+    the numbers are those of :meth:`Protocol.score` on each image.
+    """
     import pandas as pd
 
     from abair.imageops import centre_crop
@@ -77,8 +94,7 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
                 continue
             ids = list(dict.fromkeys(recs.loc[recs["dataset"] == dataset, "image_id"]))
             ids = [i for i in ids if runs.image_path(run, method, dataset, i).exists()]
-            if not ids:
-                continue
+            items = []
             for image_id in ids[:limit] if limit else ids:
                 try:
                     pair = inputs.pair(dataset, image_id)
@@ -87,20 +103,45 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
                     break
                 restored = read_png(runs.image_path(run, method, dataset, image_id))
                 h, w = restored.shape[:2]
-                clean = centre_crop(pair.clean, h, w)
-                for protocol in chosen:
-                    try:
-                        r, c = protocol.prepare_pair(restored, clean)
-                        scores = protocol.score(r, c)
-                    except UserError as exc:
-                        notes.append(f"{dataset}/{image_id} under {protocol.spec}: {exc}")
-                        continue
+                items.append((image_id, restored, centre_crop(pair.clean, h, w)))
+            for protocol in chosen:
+                for image_id, scores in _score_all(protocol, dataset, items, notes):
                     for metric, value in scores.items():
                         rows.append((run, method, dataset, image_id, protocol.label, metric, float(value)))
     columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
     scores = pd.DataFrame(rows, columns=columns)
     return AuditResult(scores, summarise(scores, runs.records, [p.label for p in chosen]),
                        [p.label for p in chosen], notes)
+
+
+def _score_all(protocol, dataset: str, items: list, notes: list[str]):
+    """``(image_id, {metric: value})`` for every (image_id, restored uint8, clean uint8) of ``items``."""
+    import torch
+
+    from abair.imageops import uint8_to_tensor
+    from bench.protocols.torch_backend import BatchedBackend
+
+    prepared: dict[tuple, list] = {}
+    for image_id, restored, clean in items:
+        try:
+            r, c = protocol.prepare_pair(restored, clean)
+            protocol._check_window(*c.shape[:2])
+        except UserError as exc:
+            notes.append(f"{dataset}/{image_id} under {protocol.spec}: {exc}")
+            continue
+        prepared.setdefault(r.shape, []).append((image_id, r, c))
+    batched = isinstance(protocol._backend(), BatchedBackend)
+    for shape, group in prepared.items():
+        if not batched:
+            for image_id, r, c in group:
+                yield image_id, protocol.score(r, c)
+            continue
+        per_call = max(1, BATCH_PIXELS // (shape[0] * shape[1]))
+        for start in range(0, len(group), per_call):
+            chunk = group[start:start + per_call]
+            restored = torch.stack([uint8_to_tensor(r, dtype=torch.float64) for _, r, _ in chunk])
+            clean = torch.stack([uint8_to_tensor(c, dtype=torch.float64) for _, _, c in chunk])
+            yield from zip((i for i, _, _ in chunk), protocol.score_batch(restored, clean), strict=True)
 
 
 def summarise(scores: pd.DataFrame, records: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:
