@@ -540,13 +540,14 @@ def test_audit_scores_equal_scoring_each_image_alone(report):
                 assert got.set_index("metric")["value"].to_dict() == pytest.approx(want, abs=1e-12)
 
 
-def test_default_audit_leaves_out_exact_duplicate_backends():
-    from bench.protocols import list_protocols
-    from bench.report.audit import available_protocols
+def test_default_audit_is_each_protocol_once_through_its_exact_batched_backend():
+    from bench.protocols import get_protocol, list_protocols
+    from bench.report.audit import available_protocols, column_names
 
-    labels, notes = available_protocols()
-    assert "allinone-rgb@torch" not in labels and "y-bt601@torch" not in labels
-    assert {"allinone-rgb", "y-bt601", "basicsr-y"} <= set(labels)  # each under its reference backend
-    skipped = {note.split("@")[0] for note in notes}
-    assert {label.split("@")[0] for label in labels} | skipped == {p.name for p in list_protocols()}
-    assert not any("@torch" in label for label in labels)
+    specs, notes = available_protocols()
+    assert {"allinone-rgb", "y-bt601", "basicsr-y"} <= set(specs)
+    assert not any("@" in s for s in specs)  # no @pyiqa unless asked for
+    skipped = {note.split(" ")[0] for note in notes}
+    assert set(specs) | skipped == {p.name for p in list_protocols()}
+    both = [get_protocol("allinone-rgb@torch"), get_protocol("allinone-rgb@skimage"), get_protocol("y-bt601@torch")]
+    assert column_names(both) == ["allinone-rgb@torch", "allinone-rgb", "y-bt601"]

@@ -42,25 +42,37 @@ class AuditResult:
 
 
 def available_protocols() -> tuple[list[str], list[str]]:
-    """The protocol labels the audit scores by default, and notes on the others.
+    """The protocol specs the audit scores by default, and notes on the others.
 
-    Each protocol under its reference backend, plus every backend that is not exact for it (e.g.
-    ``@pyiqa``, whose numbers differ); an exact backend (``@torch`` beside ``@skimage``) gives the
-    reference's numbers to the maxima of docs/PROTOCOLS.md, so it is audited only when named in
-    ``--audit-protocols``.
+    Each protocol once, through its batched exact backend where it has one (``@torch``: the
+    reference's numbers to the maxima of docs/PROTOCOLS.md, so its column carries the plain name), else
+    its reference backend. Backends that are not exact (``@pyiqa``) answer a different question, how
+    far a library moves the numbers, and are audited when ``--audit-protocols`` names them.
     """
-    from bench.protocols import BACKENDS, get_protocol, list_protocols
+    from bench.protocols import get_protocol, list_protocols
 
-    labels, notes = [], []
+    specs, notes = [], []
     for base in list_protocols():
-        for backend in [base.backend, *(b for b in BACKENDS.names() if b != base.backend)]:
-            if backend != base.backend and backend in base.exact_backends:
-                continue
-            try:
-                labels.append(get_protocol(f"{base.name}@{backend}").label)
-            except UserError as exc:
-                notes.append(f"{base.name}@{backend} skipped: {exc}")
-    return labels, notes
+        backend = "torch" if "torch" in base.exact_backends else base.backend
+        try:
+            specs.append(get_protocol(f"{base.name}@{backend}").spec)
+        except UserError as exc:
+            notes.append(f"{base.name} skipped: {exc}")
+    return specs, notes
+
+
+def _fastest_exact(protocol):
+    """A plain protocol name is scored through its batched exact backend (same numbers, batched)."""
+    from bench.protocols import get_protocol
+
+    return get_protocol(f"{protocol.name}@torch") if "torch" in protocol.exact_backends else protocol
+
+
+def column_names(chosen: list) -> list[str]:
+    """One column per protocol: its spec (the plain name for an exact backend), or its label where
+    two chosen protocols share a spec (``allinone-rgb`` and ``allinone-rgb@torch``)."""
+    specs = [p.spec for p in chosen]
+    return [p.spec if specs.count(p.spec) == 1 else p.label for p in chosen]
 
 
 #: images per batched scoring call are capped at this many pixels (float64 statistics of SSIM)
@@ -85,7 +97,8 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
     notes: list[str] = []
     if protocols is None:
         protocols, notes = available_protocols()
-    chosen = [get_protocol(p) for p in protocols]
+    chosen = [_fastest_exact(get_protocol(p)) if "@" not in p else get_protocol(p) for p in protocols]
+    names = column_names(chosen)
     rows = []
     for run, method in runs.methods():
         recs = runs.records[(runs.records["run"] == run) & (runs.records["method"] == method)]
@@ -104,14 +117,13 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
                 restored = read_png(runs.image_path(run, method, dataset, image_id))
                 h, w = restored.shape[:2]
                 items.append((image_id, restored, centre_crop(pair.clean, h, w)))
-            for protocol in chosen:
+            for protocol, column in zip(chosen, names, strict=True):
                 for image_id, scores in _score_all(protocol, dataset, items, notes):
                     for metric, value in scores.items():
-                        rows.append((run, method, dataset, image_id, protocol.label, metric, float(value)))
+                        rows.append((run, method, dataset, image_id, column, metric, float(value)))
     columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
     scores = pd.DataFrame(rows, columns=columns)
-    return AuditResult(scores, summarise(scores, runs.records, [p.label for p in chosen]),
-                       [p.label for p in chosen], notes)
+    return AuditResult(scores, summarise(scores, runs.records, names), names, notes)
 
 
 def _score_all(protocol, dataset: str, items: list, notes: list[str]):
