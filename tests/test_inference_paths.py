@@ -35,13 +35,15 @@ def _mixed_model():
     return model
 
 
-@pytest.mark.parametrize("mode, merged", [("none", None), ("sw", False), ("sw", True), ("oh", False), ("oh", True),
-                                          ("sum", False), ("avg", False), ("fixed:blur", False)])
+@pytest.mark.parametrize("mode, merged", [("none", None), ("sw", False), ("sw", True), ("sw", None), ("oh", False),
+                                          ("oh", True), ("oh", None), ("sum", False), ("sum", None), ("avg", None),
+                                          ("fixed:blur", False), ("fixed:rain", None)])
 def test_every_mode_equals_the_training_kernels(mode, merged):
     model = _mixed_model()
     x = torch.rand(3, 3, 40, 24, generator=torch.Generator().manual_seed(1))
-    slow = _training_kernels(model, x, mode, merged=merged) if mode != "oh" or merged is False else None
-    if slow is None:  # OH merged is an inference-only path: compare with OH unmerged through the training kernels
+    # merged paths are inference-only: the reference is the unmerged blend through the training kernels
+    slow = _training_kernels(model, x, mode, merged=False if merged is None else merged)
+    if mode == "oh":
         slow = _training_kernels(model, x, "oh", merged=False)
     with torch.inference_mode():
         fast = model(x, mode, merged=merged)
@@ -118,3 +120,26 @@ def test_pointwise_is_conv2d():
         torch.testing.assert_close(pointwise(x, w, b), expected, **TOL)
         torch.testing.assert_close(pointwise(x.contiguous(), w[:, :, None, None]), expected - b[:, None, None], **TOL)
     torch.testing.assert_close(pointwise(x, w, b), expected, **TOL)  # the training kernel
+
+
+def test_blend_fast_path_merges_the_linear_adapters_and_branches_only_conv_lora(monkeypatch):
+    """CPU inference of a blend: per image, LoRA/VeRA merged into the weights (no low-rank branch is
+    computed) and the Conv-LoRA adapter as the only side branch, with that image's weight."""
+    model = _mixed_model()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(7))
+    seen = []
+    real = Projection.forward
+
+    def forward(self, inp, parts=1):
+        if self.state.weights is not None and self.adapters:
+            seen.append((tuple(self.state.names), tuple(self.state.weights.shape)))
+        return real(self, inp, parts)
+
+    monkeypatch.setattr(Projection, "forward", forward)
+    with torch.no_grad():
+        model(x, "sum")
+    assert seen and set(seen) == {(("blur",), (1, 1))}  # one image at a time, Conv-LoRA alone
+    seen.clear()
+    with torch.no_grad():
+        model(x, "fixed:rain")
+    assert seen == []  # a LoRA alone: merged, no branch at all

@@ -185,13 +185,13 @@ def test_merge_with_coefficients_equals_the_dense_sum():
 
 def test_blending_modes_closed_forms(model, x):
     with torch.no_grad():
-        avg = model(x, mode="avg")
+        avg = model(x, mode="avg", merged=False)
         with model.set_blend(torch.full((3, 5), 0.2)):
             want_avg = model.backbone(x)
-        summed = model(x, mode="sum")
+        summed = model(x, mode="sum", merged=False)
         with model.set_blend(torch.ones(3, 5)):
             want_sum = model.backbone(x)
-        oracle = model(x, mode="oracle", task_adapters=[("blur", "noise"), "rain", ("haze",)])
+        oracle = model(x, mode="oracle", task_adapters=[("blur", "noise"), "rain", ("haze",)], merged=False)
         w = torch.zeros(3, 5)
         w[0, NAMES.index("blur")] = w[0, NAMES.index("noise")] = 0.5
         w[1, 0] = w[2, 1] = 1.0
@@ -199,6 +199,11 @@ def test_blending_modes_closed_forms(model, x):
             want_oracle = model.backbone(x)
     assert torch.equal(avg, want_avg) and torch.equal(summed, want_sum) and torch.equal(oracle, want_oracle)
     assert (avg - summed).abs().max() > 1e-3
+    with torch.no_grad():  # CPU inference default: each image's blend merged into the weights
+        for mode, want in (("avg", want_avg), ("sum", want_sum)):
+            torch.testing.assert_close(model(x, mode=mode), want, rtol=1e-5, atol=1e-5)
+        merged_oracle = model(x, mode="oracle", task_adapters=[("blur", "noise"), "rain", ("haze",)])
+        torch.testing.assert_close(merged_oracle, want_oracle, rtol=1e-5, atol=1e-5)
 
 
 def test_conv_lora_cannot_merge_and_oh_falls_back_to_unmerged(x, monkeypatch):

@@ -313,7 +313,10 @@ class ABAIR(nn.Module):
         ``merged``: mode ``oh``: merge each group's arg-max adapter into the base weights (the fast
         path; default: when gradients are disabled). Other modes: ``True`` folds each image's blend into
         its own 1x1 weights, applied with one batched matrix product per projection (SW merged per
-        image; pays off on GPUs); default ``False`` (low-rank branches beside the base convolution).
+        image; pays off on GPUs); ``False``: low-rank branches beside the base convolution; default:
+        ``False``, except for CPU inference (gradients disabled), where each image's blend of the
+        mergeable adapters is merged into the weights and the image runs alone through the backbone,
+        with unmergeable adapters (Conv-LoRA) as its only side branches (:meth:`_forward_merged_per_image`).
         If the model holds merged weights (:meth:`merge`), only ``fixed:<that adapter>`` is allowed.
         """
         self.check_input(x)
@@ -327,6 +330,8 @@ class ABAIR(nn.Module):
             use_merged = (not torch.is_grad_enabled()) if merged is None else merged
             if use_merged:
                 return self._forward_merged_one_hot(x, weights.argmax(dim=1))
+        if merged is None and weights is not None and not torch.is_grad_enabled() and x.device.type == "cpu":
+            return self._forward_merged_per_image(x, weights)
         names = self.adapter_names
         if weights is not None:
             # adapters with weight 0 for every image are left out: no compute, no (zero) gradients
@@ -357,6 +362,29 @@ class ABAIR(nn.Module):
                     out[idx] = self.backbone(x[idx])
             finally:
                 self.unmerge()
+        return out
+
+    def _forward_merged_per_image(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Blend fast path (CPU inference): for each image, ``W + sum_k w_k dW_k`` over the mergeable
+        adapters with non-zero weight is folded into the 1x1 weights (one product per projection),
+        the image runs through the backbone alone, and the unmergeable adapters with non-zero weight
+        run as weighted side branches. The same function as the unmerged blend up to rounding."""
+        out = torch.empty_like(x)
+        names = self.adapter_names
+        rows = weights.detach().float().cpu().tolist()
+        for n, row in enumerate(rows):
+            merge = {name: w for name, w in zip(names, row, strict=True) if w != 0 and self.adapter_specs[name].mergeable}
+            side = [(k, name) for k, (name, w) in enumerate(zip(names, row, strict=True))
+                    if w != 0 and not self.adapter_specs[name].mergeable]
+            if merge:
+                self.merge(merge)
+            try:
+                side_weights = weights[n:n + 1, [k for k, _ in side]] if side else None
+                with self.set_blend(side_weights, tuple(name for _, name in side) if side else None):
+                    out[n:n + 1] = self.backbone(x[n:n + 1])
+            finally:
+                if merge:
+                    self.unmerge()
         return out
 
     def pretrain_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -129,25 +129,12 @@ def _count(model) -> int:
 
 
 def sw_merged_forward(model, x):
-    """SW with merging per image: estimate the weights, then for each image fold ``sum_k w_k dW_k`` of
-    the mergeable adapters into the 1x1 weights, run the backbone on that image alone (adapters that
-    cannot merge, such as Conv-LoRA, as weighted side branches) and unmerge. Equals ``model(x, "sw")``
-    up to rounding. x: float (N, 3, H, W) in [0, 1] -> (N, 3, H, W)."""
+    """SW with merging per image (the model's CPU inference default, here on any device): estimate the
+    weights, then for each image fold ``sum_k w_k dW_k`` of the mergeable adapters into the 1x1 weights,
+    run the backbone on that image alone (adapters that cannot merge, such as Conv-LoRA, as weighted side
+    branches) and unmerge. Equals ``model(x, "sw")`` up to rounding. x: float (N, 3, H, W) in [0, 1]."""
     model.check_input(x)
-    weights = model.estimate(x).float().cpu()  # one device sync for the whole batch
-    names = model.adapter_names
-    out = x.new_empty(x.shape)
-    mergeable = [k for k, name in enumerate(names) if model.adapter_specs[name].mergeable]
-    others = [k for k in range(len(names)) if k not in mergeable]  # e.g. Conv-LoRA: side branches
-    for n in range(x.shape[0]):
-        model.merge({names[k]: float(weights[n, k]) for k in mergeable})
-        try:
-            side = weights[n:n + 1, others].to(x.device) if others else None
-            with model.set_blend(side, tuple(names[k] for k in others) if others else None):
-                out[n:n + 1] = model.backbone(x[n:n + 1])
-        finally:
-            model.unmerge()
-    return out
+    return model._forward_merged_per_image(x, model.estimate(x))
 
 
 def _mode(mode: str, adapter_type: str = "lora", rank: int = 4, merged: bool | None = None
