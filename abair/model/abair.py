@@ -245,6 +245,9 @@ class ABAIR(nn.Module):
                 f"the estimator scores adapters ({', '.join(self.estimator_names)}) but the model has "
                 f"({', '.join(self.adapter_names)}); retrain the estimator (Phase III)"
             )
+        if x.shape[0] > 1 and x.device.type == "cpu" and not torch.is_grad_enabled():
+            # CPU inference scores each image alone, so its weights do not depend on its batch
+            return torch.cat([self.estimator.probabilities(self.estimator(x[n:n + 1])) for n in range(x.shape[0])])
         return self.estimator.probabilities(self.estimator(x))
 
     def blend_weights(self, x: torch.Tensor, mode: str, task_adapters=None) -> torch.Tensor | None:
@@ -348,21 +351,31 @@ class ABAIR(nn.Module):
         (Conv-LoRA) runs as the only side branch, so the other adapters never cost anything."""
         out = torch.empty_like(x)
         names = self.adapter_names
+        # on CPU each image runs alone (batching does not pay there, and an image's output then does
+        # not depend on the batch it came in: bit-identical records whatever --batch)
+        alone = x.device.type == "cpu"
         for j in torch.unique(choice).tolist():
             idx = (choice == j).nonzero(as_tuple=True)[0]
-            name = names[j]
-            if not self.adapter_specs[name].mergeable:
+            groups = [idx[i:i + 1] for i in range(len(idx))] if alone else [idx]
+            self._run_group_one_hot(x, out, names[j], groups)
+        return out
+
+    def _run_group_one_hot(self, x: torch.Tensor, out: torch.Tensor, name: str, groups: list) -> None:
+        """Images ``groups`` (index tensors) of ``x`` through the backbone with adapter ``name`` alone:
+        merged once for all groups when it can merge, else as the only side branch."""
+        if not self.adapter_specs[name].mergeable:
+            for idx in groups:
                 only = torch.ones(len(idx), 1, dtype=x.dtype, device=x.device)
                 with self.set_blend(only, (name,)):
                     out[idx] = self.backbone(x[idx])
-                continue
-            self.merge(name)
-            try:
-                with self.set_blend(None):
+            return
+        self.merge(name)
+        try:
+            with self.set_blend(None):
+                for idx in groups:
                     out[idx] = self.backbone(x[idx])
-            finally:
-                self.unmerge()
-        return out
+        finally:
+            self.unmerge()
 
     def _forward_merged_per_image(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Blend fast path (CPU inference): for each image, ``W + sum_k w_k dW_k`` over the mergeable
