@@ -141,7 +141,9 @@ def _mode(mode: str, adapter_type: str = "lora", rank: int = 4, merged: bool | N
           ) -> Callable[[ModelPool], Prepared]:
     def prepare(pool: ModelPool) -> Prepared:
         model = pool.abair(adapter_type, rank)
-        return Prepared(lambda x: model(x, mode=mode, merged=merged), _count(model))
+        # unmerged low-rank branches unless asked (CPU inference would merge a blend per image by default)
+        how = merged if merged is not None or mode == "oh" else False
+        return Prepared(lambda x: model(x, mode=mode, merged=how), _count(model))
 
     return prepare
 
