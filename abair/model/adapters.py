@@ -208,6 +208,8 @@ class ConvLoRA(nn.Module):
         """x (N, in, H, W) -> the gated expert mixture in the rank-r bottleneck (N, r, H, W)."""
         z = pointwise(x, self.A)
         gate = torch.softmax(self.router(z.mean(dim=(2, 3))), dim=1)  # (N, E)
+        if not torch.is_grad_enabled() and z.shape[0] == 1:
+            return self._mix_one(z, gate[0].tolist())
         mixed = z
         for e, (s, conv) in enumerate(zip(self.scales, self.experts, strict=True)):
             if s > 1:
@@ -218,9 +220,21 @@ class ConvLoRA(nn.Module):
             mixed = mixed + gate[:, e, None, None, None] * F.gelu(y)
         return mixed
 
-    def expand(self, mixed: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
-        """The bottleneck (N, r, H, W) back to the output channels ``rows`` of (N, out, H, W)."""
-        return pointwise(mixed, (self.B * self.scale)[rows])
+    def _mix_one(self, z: torch.Tensor, gate: list[float]) -> torch.Tensor:
+        """Inference on one image: the same mixture with the GELU of a pooled expert taken before the
+        nearest upsampling (they commute: s^2 times fewer GELUs) and each gated term accumulated in place."""
+        mixed = z.clone()
+        for g, s, conv in zip(gate, self.scales, self.experts, strict=True):
+            if s > 1:
+                act = F.interpolate(F.gelu(conv(F.avg_pool2d(z, s, ceil_mode=True))), size=z.shape[-2:], mode="nearest")
+            else:
+                act = F.gelu(conv(z))
+            mixed.add_(act, alpha=g)
+        return mixed
+
+    def expand(self, mixed: torch.Tensor, rows: slice = slice(None), weight: float = 1.0) -> torch.Tensor:
+        """The bottleneck (N, r, H, W) back to the output channels ``rows`` of (N, out, H, W), times ``weight``."""
+        return pointwise(mixed, (self.B * (self.scale * weight))[rows])
 
 
 ADAPTER_CLASSES: dict[str, type[nn.Module]] = {"lora": LoRA, "vera": VeRA, "conv-lora": ConvLoRA}
@@ -348,8 +362,12 @@ class Projection(nn.Module):
                 z = pointwise(x, down) * w[:, :, None, None]
                 ys = [y + pointwise(z, up[r]) for y, r in zip(ys, rows, strict=True)]
         for k, adapter in others:
-            gate = st.weights[:, k, None, None, None]
             mixed = adapter.bottleneck(x)
+            if not torch.is_grad_enabled() and x.shape[0] == 1:  # inference on one image: the weight in B
+                w_k = float(st.weights[0, k])
+                ys = [y.add_(adapter.expand(mixed, r, w_k)) for y, r in zip(ys, rows, strict=True)]
+                continue
+            gate = st.weights[:, k, None, None, None]
             ys = [y + gate.to(y.dtype) * adapter.expand(mixed, r) for y, r in zip(ys, rows, strict=True)]
         return _one_or_all(ys)
 
