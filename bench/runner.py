@@ -134,7 +134,10 @@ def _score_batch(method, dataset, pairs, protocols, spec: RunSpec, run_id: str, 
     for protocol in protocols:
         by_crop.setdefault(protocol.input_crop_multiple, []).append(protocol)
     rows = []
-    for group in by_crop.values():
+    for n_group, group in enumerate(by_crop.values()):
+        # a protocol with another input crop restores the image again (e.g. allinone-rgb-uncropped:
+        # the method's own pipeline on the whole input); the saved PNG is the first protocol's restoration
+        save_to = images_dir if n_group == 0 else None
         prepared = [group[0].prepare_pair(pair.degraded, pair.clean) for pair in pairs]
         chunks = [list(range(len(pairs)))] if len({d.shape for d, _ in prepared}) == 1 else \
             [[i] for i in range(len(pairs))]
@@ -144,7 +147,7 @@ def _score_batch(method, dataset, pairs, protocols, spec: RunSpec, run_id: str, 
             y, seconds = _timed_restore(method, dataset, x, ids, spec)
             for j, i in enumerate(chunk):
                 rows += _image_rows(method, dataset, pairs[i].image_id, y[j:j + 1], prepared[i][1], group,
-                                    seconds / len(chunk), run_id, images_dir)
+                                    seconds / len(chunk), run_id, save_to)
     return rows
 
 

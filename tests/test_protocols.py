@@ -362,8 +362,9 @@ def test_unknown_protocol_and_backend_suggest_the_right_name():
 
 
 def test_specs_and_backends():
-    assert PROTOCOL_NAMES == ("allinone-rgb", "y-bt601", "basicsr-y", "lpips")
-    assert [p.spec for p in list_protocols()] == ["allinone-rgb", "y-bt601", "basicsr-y", "lpips"]
+    assert PROTOCOL_NAMES == ("allinone-rgb", "allinone-rgb-uncropped", "y-bt601", "basicsr-y", "lpips")
+    assert [p.spec for p in list_protocols()] == ["allinone-rgb", "allinone-rgb-uncropped", "y-bt601", "basicsr-y",
+                                                  "lpips"]
     assert get_protocol("allinone-rgb@skimage") is RGB
     t = get_protocol("allinone-rgb@torch")
     assert (t.spec, t.label, t.backend) == ("allinone-rgb", "allinone-rgb@torch", "torch")  # exact: same spec
@@ -416,9 +417,10 @@ def _run_command(argv: list[str], capsys) -> str:
 
 def test_protocols_list_command(capsys):
     lines = _run_command(["protocols", "list"], capsys).splitlines()
-    assert lines[0].startswith("allinone-rgb  RGB floats in [0,1]")
-    assert lines[1].startswith("y-bt601       luma Y = 16 + 65.481R")
-    assert lines[2].startswith("basicsr-y     BasicSR's Python calculate_psnr/calculate_ssim")
+    assert lines[0].startswith("allinone-rgb            RGB floats in [0,1]")
+    assert lines[1].startswith("allinone-rgb-uncropped  allinone-rgb on a method that saw the whole input")
+    assert lines[2].startswith("y-bt601                 luma Y = 16 + 65.481R")
+    assert lines[3].startswith("basicsr-y               BasicSR's Python calculate_psnr/calculate_ssim")
     assert "@torch:" in lines[-2] and "@pyiqa:" in lines[-2] and "with @torch" in lines[-1]
     settings = json.loads(_run_command(["protocols", "list", "--json"], capsys))
     assert settings == [p.settings() for p in list_protocols()]
@@ -434,3 +436,24 @@ def test_protocols_list_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_uncropped_input_protocol_scores_the_pixels_allinone_rgb_scores():
+    """allinone-rgb-uncropped: nothing is cropped before the method; after it, the restored and clean
+    images are centre-cropped to a multiple of 16, then scored exactly as allinone-rgb."""
+    import torch
+
+    from abair.imageops import crop_to_multiple, uint8_to_tensor
+
+    rng = np.random.default_rng(3)
+    clean = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    restored = np.clip(clean + rng.normal(0, 9, clean.shape), 0, 255).astype(np.uint8)
+    full = get_protocol("allinone-rgb-uncropped")
+    assert full.prepare_pair(restored, clean)[0].shape == (37, 53, 3)  # the method sees the whole image
+    r16, c16 = crop_to_multiple(restored, 16), crop_to_multiple(clean, 16)
+    assert r16.shape == (32, 48, 3)
+    want = get_protocol("allinone-rgb").score(r16, c16)
+    assert full.score(restored, clean) == want
+    batch = full.score_batch(uint8_to_tensor(restored, torch.float64)[None], uint8_to_tensor(clean, torch.float64)[None])
+    assert batch[0] == pytest.approx(want, abs=1e-12)
+    assert full.spec == "allinone-rgb-uncropped" and full.settings()["score_crop_multiple"] == 16

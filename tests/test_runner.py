@@ -426,3 +426,49 @@ def test_batch_must_be_positive(capsys):
 
     with pytest.raises(UserError, match="the batch size must be a positive number of images, got 0"):
         run(RunSpec(out="x", methods=["identity"], datasets=["mini-derain"], batch=0))
+
+
+def test_uncropped_input_protocol_restores_the_whole_image_beside_the_cropping_one(tmp_path, monkeypatch):
+    """--protocols allinone-rgb,allinone-rgb-uncropped: the method restores the 16-cropped input for
+    the first and the whole input for the second (its authors' own pipeline), both scored on the same
+    centre pixels; the saved PNG is the first protocol's restoration."""
+    from PIL import Image
+    from test_datasets_real import build_pairs, set_count
+
+    from abair.imageops import crop_to_multiple
+    from bench.protocols import get_protocol
+
+    set_count(monkeypatch, "rain100l", 3)
+    build_pairs(tmp_path / "data", "Rain100L",
+                [(f"rainy/rain-{i:03d}.png", f"norain-{i:03d}.png", f"rain-{i:03d}") for i in (1, 2, 3)])
+    sys.path.insert(0, str(TESTS))
+    try:
+        assert main(["run", "--datasets", "rain100l", "--data-root", str(tmp_path / "data"), "--methods",
+                     "report_methods:make", "--protocols", "allinone-rgb,allinone-rgb-uncropped", "--out",
+                     str(tmp_path / "run"), "--save-images", "--no-progress"]) == 0
+        from report_methods import Smooth
+    finally:
+        sys.path.remove(str(TESTS))
+    rows = read_records(tmp_path / "run")
+    value = {(r["image_id"], r["protocol"], r["metric"]): float(r["value"]) for r in rows}
+    import torch
+
+    from abair.imageops import tensor_to_float_array, uint8_to_tensor
+    from baselines.base import RestoreContext
+    from bench.datasets import DatasetOptions, get_dataset
+
+    method = Smooth()
+    for pair in get_dataset("rain100l", DatasetOptions(data_root=str(tmp_path / "data"))):
+        def restore(image):
+            x = uint8_to_tensor(image)[None]
+            return tensor_to_float_array(method.restore(x, RestoreContext("rain100l", "derain", (pair.image_id,))))
+        cropped_in = crop_to_multiple(pair.degraded, 16)
+        want_cropped = get_protocol("allinone-rgb").score(restore(cropped_in), crop_to_multiple(pair.clean, 16))
+        want_full = get_protocol("allinone-rgb").score(crop_to_multiple(restore(pair.degraded), 16),
+                                                       crop_to_multiple(pair.clean, 16))
+        for metric in ("psnr", "ssim"):
+            assert value[(pair.image_id, "allinone-rgb", metric)] == pytest.approx(want_cropped[metric], abs=1e-6)
+            assert value[(pair.image_id, "allinone-rgb-uncropped", metric)] == pytest.approx(want_full[metric], abs=1e-6)
+        assert want_cropped["psnr"] != pytest.approx(want_full["psnr"], abs=1e-3)  # the pipelines differ here
+        png = np.asarray(Image.open(tmp_path / "run" / "images" / "smooth" / "rain100l" / f"{pair.image_id}.png"))
+        assert png.shape == cropped_in.shape  # the first protocol's restoration

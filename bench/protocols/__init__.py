@@ -72,6 +72,10 @@ class Protocol:
       precision, 16..235, data range 255). Both lumas take the 8-bit-rounded RGB.
     - ``input_crop_multiple``: both images are centre-cropped so H and W are multiples of this
       *before* the method runs (:meth:`prepare_pair`); 1 = no crop.
+    - ``score_crop_multiple``: the restored and clean images are centre-cropped so H and W are
+      multiples of this *after* the method ran, before scoring (1 = no crop). With
+      ``input_crop_multiple`` 1 it scores a method that saw the whole input (its authors' own
+      pipeline) on the same pixels a cropping protocol scores.
     - ``border``: pixels shaved from each side before scoring.
     - ``round_to_uint8``: the restored RGB is rounded to 8-bit levels, half to even (as a saved PNG
       would be); required by the luma colours (their references take uint8 images).
@@ -95,6 +99,7 @@ class Protocol:
     ssim_sigma: float | None
     ssim_sample_covariance: bool
     backend: str = "skimage"
+    score_crop_multiple: int = 1
     metrics: tuple[str, ...] = ("psnr", "ssim")
     exact_backends: tuple[str, ...] = ("skimage", "torch")
     higher_is_better: dict = field(default_factory=_higher_is_better, hash=False)
@@ -107,6 +112,7 @@ class Protocol:
             ((self.ssim_sigma is not None) == (self.ssim_window == "gaussian"),
              "ssim_sigma is required for (and only for) a gaussian window"),
             (self.input_crop_multiple >= 1, "input_crop_multiple must be >= 1"),
+            (self.score_crop_multiple >= 1, "score_crop_multiple must be >= 1"),
             (self.border >= 0, "border must be >= 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS.names()}"),
             (self.colour == "rgb" or self.round_to_uint8, "a luma colour needs round_to_uint8 (8-bit input)"),
@@ -176,6 +182,10 @@ class Protocol:
             )
         if clean.dtype != np.uint8 or clean.ndim != 3 or clean.shape[2] != 3:
             raise ValueError(f"clean must be uint8 HxWx3, got {clean.dtype} {clean.shape}")
+        if self.score_crop_multiple > 1:
+            from abair.imageops import crop_to_multiple
+
+            restored, clean = (crop_to_multiple(a, self.score_crop_multiple) for a in (restored, clean))
         self._check_window(clean.shape[0], clean.shape[1])
         return self._backend().score_arrays(self, _unit_float(restored), _unit_float(clean))
 
@@ -192,6 +202,11 @@ class Protocol:
             )
         if restored.ndim != 4 or restored.shape[1] != 3:
             raise ValueError(f"expected NCHW tensors with 3 channels, got shape {tuple(restored.shape)}")
+        if self.score_crop_multiple > 1:  # the same centre crop as crop_to_multiple (offsets rounded down)
+            h, w = restored.shape[2:]
+            m = self.score_crop_multiple
+            top, left = (h % m) // 2, (w % m) // 2
+            restored, clean = (t[..., top:top + h - h % m, left:left + w - w % m] for t in (restored, clean))
         self._check_window(restored.shape[2], restored.shape[3])
         return self._backend().score_tensors(self, restored, clean)
 
@@ -233,6 +248,21 @@ _TABLE: tuple[Protocol, ...] = (
         "(scikit-image defaults); no rounding, no border (AirNet, PromptIR, AdaIR)",
         colour="rgb",
         input_crop_multiple=16,
+        border=0,
+        round_to_uint8=False,
+        ssim_window="uniform",
+        ssim_size=7,
+        ssim_sigma=None,
+        ssim_sample_covariance=True,
+    ),
+    Protocol(
+        name="allinone-rgb-uncropped",
+        summary="allinone-rgb on a method that saw the whole input (its authors' own pipeline, e.g. Restormer "
+        "pads to 8 and never crops): no input crop; the restored and clean images are centre-cropped to a "
+        "multiple of 16 after the method ran and scored as allinone-rgb (the same pixels)",
+        colour="rgb",
+        input_crop_multiple=1,
+        score_crop_multiple=16,
         border=0,
         round_to_uint8=False,
         ssim_window="uniform",
