@@ -239,36 +239,33 @@ def _unit_float(image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float64, copy=False), 0.0, 1.0)
 
 
+_ALLINONE_RGB = Protocol(
+    name="allinone-rgb",
+    summary="RGB floats in [0,1], both images centre-cropped to a multiple of 16 before the method "
+    "runs; PSNR data range 1; SSIM 7x7 uniform window, sample covariance, mean over channels "
+    "(scikit-image defaults); no rounding, no border (AirNet, PromptIR, AdaIR)",
+    colour="rgb",
+    input_crop_multiple=16,
+    border=0,
+    round_to_uint8=False,
+    ssim_window="uniform",
+    ssim_size=7,
+    ssim_sigma=None,
+    ssim_sample_covariance=True,
+)
+
 # The protocols, one row each. Add a row here to add a protocol; nothing else changes.
 _TABLE: tuple[Protocol, ...] = (
-    Protocol(
-        name="allinone-rgb",
-        summary="RGB floats in [0,1], both images centre-cropped to a multiple of 16 before the method "
-        "runs; PSNR data range 1; SSIM 7x7 uniform window, sample covariance, mean over channels "
-        "(scikit-image defaults); no rounding, no border (AirNet, PromptIR, AdaIR)",
-        colour="rgb",
-        input_crop_multiple=16,
-        border=0,
-        round_to_uint8=False,
-        ssim_window="uniform",
-        ssim_size=7,
-        ssim_sigma=None,
-        ssim_sample_covariance=True,
-    ),
-    Protocol(
+    _ALLINONE_RGB,
+    # allinone-rgb scored on the same pixels, the crop moved from before the method to after it
+    dataclasses.replace(
+        _ALLINONE_RGB,
         name="allinone-rgb-uncropped",
         summary="allinone-rgb on a method that saw the whole input (its authors' own pipeline, e.g. Restormer "
         "pads to 8 and never crops): no input crop; the restored and clean images are centre-cropped to a "
         "multiple of 16 after the method ran and scored as allinone-rgb (the same pixels)",
-        colour="rgb",
         input_crop_multiple=1,
         score_crop_multiple=16,
-        border=0,
-        round_to_uint8=False,
-        ssim_window="uniform",
-        ssim_size=7,
-        ssim_sigma=None,
-        ssim_sample_covariance=True,
     ),
     Protocol(
         name="y-bt601",
