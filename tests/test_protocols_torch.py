@@ -102,6 +102,23 @@ def test_torch_batch_equals_per_image_and_clips_the_output():
         p.score_batch(rb.float().double(), cb)[0]["psnr"], abs=1e-12)  # float32 outputs are scored as float64
 
 
+def test_ssim_in_chunks_equals_the_whole_batch_bit_for_bit(monkeypatch):
+    """SSIM runs over cache-sized chunks of images; a chunk boundary must not move any image's value."""
+    from bench.protocols import torch_backend
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(7, 3, 24, 20, generator=g, dtype=torch.float64)
+    y = (x + 0.1 * torch.rand(7, 3, 24, 20, generator=g, dtype=torch.float64)).clamp(0, 1)
+    for name in PROTOCOLS:
+        p = get_protocol(f"{name}@torch")
+        monkeypatch.setattr(torch_backend, "SSIM_CHUNK_VALUES", 1 << 40)
+        whole = torch_backend.ssim(p, x, y, 1.0)
+        monkeypatch.setattr(torch_backend, "SSIM_CHUNK_VALUES", 5 * 3 * 24 * 20 * 3)  # chunks of 3, 3, 1
+        chunked = torch_backend.ssim(p, x, y, 1.0)
+        single = torch.cat([torch_backend.ssim(p, x[i:i + 1], y[i:i + 1], 1.0) for i in range(7)])
+        assert torch.equal(chunked, whole) and torch.equal(single, whole), name
+
+
 def test_runner_scores_bare_names_with_the_exact_torch_backend_under_the_same_spec():
     assert RUNNER_BACKEND == "torch"
     for name in PROTOCOLS:

@@ -98,8 +98,30 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
     return torch.where(mse == 0, torch.full_like(mse, float("inf")), 10.0 * torch.log10(data_range**2 / mse))
 
 
+#: float64 values one SSIM pass works on at a time (the five statistics of a chunk of images): about
+#: the size of one core's L2 cache. The filter's shifted adds over a whole batch stream it through
+#: memory 22 times; one 128x128 RGB image's statistics (1.9 MiB) stay in cache (4x faster on 34
+#: tiles, the same numbers: every image's values come from the same operations in the same order).
+SSIM_CHUNK_VALUES = 1 << 18
+
+
 def ssim(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
-    """(N,) SSIM of NCHW float64 batches: per-channel mean over the valid map, then mean over channels."""
+    """(N,) SSIM of NCHW float64 batches: per-channel mean over the valid map, then mean over channels.
+
+    The batch is processed in chunks of whole images (:data:`SSIM_CHUNK_VALUES`); each image's result
+    does not depend on the chunk it falls in.
+    """
+    import torch
+
+    per_image = 5 * x.shape[1] * x.shape[2] * x.shape[3]
+    step = max(1, SSIM_CHUNK_VALUES // per_image)
+    if x.shape[0] <= step:
+        return _ssim_chunk(protocol, x, y, data_range)
+    return torch.cat([_ssim_chunk(protocol, x[i:i + step], y[i:i + step], data_range)
+                      for i in range(0, x.shape[0], step)])
+
+
+def _ssim_chunk(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
     import torch
 
     weights = window_1d(protocol)
