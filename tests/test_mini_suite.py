@@ -81,3 +81,15 @@ def test_mixed_sets_differ_from_their_parts():
     blur_noise = get_dataset("mini-blur+noise").load("coffee-r1c1").degraded
     noise = get_dataset("mini-denoise-s25").load("coffee-r1c1").degraded
     assert not np.array_equal(blur_noise, noise)
+
+
+def test_images_are_made_one_at_a_time_and_the_ground_truth_alone_makes_none():
+    """A rank of a sharded run makes only its own degraded tiles; the audit's ground truth makes none."""
+    ds = get_dataset("mini-derain")
+    ids = ds.image_ids()
+    assert np.array_equal(ds.load_clean(ids[5]), clean_tiles()[ids[5]])
+    assert ds._degraded == {}
+    pair = ds.load(ids[3])
+    assert list(ds._degraded) == [ids[3]]
+    assert np.array_equal(pair.degraded, degrade("mini-derain", ids[3], clean_tiles()[ids[3]]))
+    assert ds.load(ids[3]).degraded is pair.degraded  # made once

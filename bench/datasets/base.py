@@ -62,6 +62,11 @@ class Dataset:
     def load(self, image_id: str) -> Pair:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def load_clean(self, image_id: str) -> np.ndarray:
+        """The ground truth alone (uint8 HxWx3); sets that can skip reading or making the degraded
+        image override it."""
+        return self.load(image_id).clean
+
     def __len__(self) -> int:
         return len(self.image_ids())
 

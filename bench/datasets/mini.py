@@ -71,7 +71,7 @@ def degrade(dataset: str, image_id: str, clean: np.ndarray) -> np.ndarray:
 
 
 class MiniDataset(Dataset):
-    """One of the 13 embedded sets; pairs are generated deterministically on first use."""
+    """One of the 13 embedded sets; each degraded tile is generated deterministically on its first load."""
 
     def image_ids(self) -> list[str]:
         return list(self._tiles)
@@ -82,10 +82,17 @@ class MiniDataset(Dataset):
 
     @cached_property
     def _degraded(self) -> dict[str, np.ndarray]:
-        return {image_id: degrade(self.name, image_id, clean) for image_id, clean in self._tiles.items()}
+        return {}  # filled per image on first load: a rank of a sharded run makes only its own images
 
     def load(self, image_id: str) -> Pair:
-        return Pair(self.name, self.task, image_id, self._degraded[image_id], self._tiles[image_id])
+        clean = self._tiles[image_id]
+        degraded = self._degraded.get(image_id)
+        if degraded is None:
+            degraded = self._degraded[image_id] = degrade(self.name, image_id, clean)
+        return Pair(self.name, self.task, image_id, degraded, clean)
+
+    def load_clean(self, image_id: str) -> np.ndarray:
+        return self._tiles[image_id]
 
     def describe(self) -> dict:
         from abair.data.sample_images import TEST_POOL, source_package, source_sha256

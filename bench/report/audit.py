@@ -115,13 +115,13 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
             items = []
             for image_id in ids[:limit] if limit else ids:
                 try:
-                    pair = inputs.pair(dataset, image_id)
+                    clean = inputs.clean(dataset, image_id)
                 except UserError as exc:
                     notes.append(f"{dataset}: ground truth not available ({exc}); not audited")
                     break
                 restored = read_png(runs.image_path(run, method, dataset, image_id))
                 h, w = restored.shape[:2]
-                items.append((image_id, restored, centre_crop(pair.clean, h, w)))
+                items.append((image_id, restored, centre_crop(clean, h, w)))
             for protocol, column in zip(chosen, names, strict=True):
                 for image_id, scores in _score_all(protocol, dataset, items, notes):
                     for metric, value in scores.items():

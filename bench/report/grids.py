@@ -132,12 +132,19 @@ class InputCache:
         self.options = dataset_options
         self._sets: dict[str, object] = {}
 
-    def pair(self, dataset: str, image_id: str):
+    def _set(self, dataset: str):
         from bench.datasets import get_dataset
 
         if dataset not in self._sets:
             self._sets[dataset] = get_dataset(dataset, self.options)
-        return self._sets[dataset].load(image_id)
+        return self._sets[dataset]
+
+    def pair(self, dataset: str, image_id: str):
+        return self._set(dataset).load(image_id)
+
+    def clean(self, dataset: str, image_id: str):
+        """The ground truth alone (uint8 HxWx3): what the audit scores against."""
+        return self._set(dataset).load_clean(image_id)
 
 
 def read_png(path) -> np.ndarray:
