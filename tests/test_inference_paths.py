@@ -143,3 +143,44 @@ def test_blend_fast_path_merges_the_linear_adapters_and_branches_only_conv_lora(
     with torch.no_grad():
         model(x, "fixed:rain")
     assert seen == []  # a LoRA alone: merged, no branch at all
+
+
+@pytest.mark.parametrize("groups, bias", [(6, True), (1, False)])
+def test_fused_convolutions_equal_the_separate_ops(groups, bias):
+    """conv + GELU and conv x other as one oneDNN call: the unfused values within float32 rounding;
+    with gradients enabled (training) exactly the plain PyTorch ops."""
+    import torch.nn.functional as F
+
+    from abair.model import cpu_kernels
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(1, 6, 9, 11, generator=g).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(6, 6 // groups, 3, 3, generator=g)
+    b = torch.randn(6, generator=g) if bias else None
+    other = torch.randn(1, 6, 9, 11, generator=g)
+    conv = F.conv2d(x, w, b, padding=1, groups=groups)
+    with torch.no_grad():
+        gelu, product = cpu_kernels.conv_gelu(x, w, b, groups), cpu_kernels.conv_mul(x, other, w, b, groups)
+    torch.testing.assert_close(gelu, F.gelu(conv), **TOL)
+    torch.testing.assert_close(product, conv * other, **TOL)
+    assert cpu_kernels._fused_ops() is None or not torch.equal(gelu, torch.zeros_like(gelu))
+    assert torch.equal(cpu_kernels.conv_gelu(x, w, b, groups), F.gelu(conv))  # grad enabled: plain ops
+    assert torch.equal(cpu_kernels.conv_mul(x, other, w, b, groups), conv * other)
+
+
+def test_cpu_inference_keeps_every_feature_map_channels_last():
+    """One NCHW operand (the prompt, a pixel-shuffled map) would turn every later op NCHW: each
+    transformer block's input must stay channels-last through the encoder, prompts and decoder."""
+    from abair.model.blocks import TransformerBlock
+
+    model = _mixed_model()
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args, name=name: seen.append(
+        (name, args[0].is_contiguous(memory_format=torch.channels_last))))
+        for name, m in model.backbone.named_modules() if isinstance(m, TransformerBlock)]
+    with torch.no_grad():
+        model.backbone(torch.rand(1, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert len(seen) >= 10 and any(name.startswith("prompts") for name, _ in seen)
+    assert [name for name, cl in seen if not cl] == []

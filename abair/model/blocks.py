@@ -18,7 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import cpu_kernels
 from .adapters import Projection
+
+
+def channels_last_like(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels-last memory when ``like`` is (inference only: the backbone's CPU inference
+    keeps every feature map channels-last; one NCHW operand, e.g. a prompt or a pixel-shuffled map,
+    would otherwise turn every later op NCHW). A no-op with gradients enabled or on NCHW features."""
+    if torch.is_grad_enabled() or like.is_contiguous() or not like.is_contiguous(memory_format=torch.channels_last):
+        return t
+    return t.contiguous(memory_format=torch.channels_last)
 
 
 class LayerNorm2d(nn.Module):
@@ -115,14 +125,16 @@ class GatedFFN(nn.Module):
             x1, x2 = self.dw(self.proj_in(x)).chunk(2, dim=1)
             return self.proj_out(F.gelu(x1) * x2)
         # CPU inference: each half computed as its own tensor (the 1x1 rows and the depth-wise
-        # filters of that half), so the GELU and the product read dense memory, not every other
-        # half-pixel of a strided slice; the same values, 2x faster (docs/MODEL.md, "CPU inference")
-        halves = self.proj_in(x, parts=2)
-        hidden = halves[0].shape[1]
+        # filters of that half), so nothing reads every other half-pixel of a strided slice, and the
+        # GELU and the product ride on the depth-wise convolutions as oneDNN post-ops, so each
+        # full-size map is written once (docs/MODEL.md, "CPU inference")
+        h1, h2 = self.proj_in(x, parts=2)
+        hidden = h1.shape[1]
         w, b = self.dw.weight, self.dw.bias
-        x1, x2 = (F.conv2d(h, w[i * hidden:(i + 1) * hidden], None if b is None else b[i * hidden:(i + 1) * hidden],
-                           padding=1, groups=hidden) for i, h in enumerate(halves))
-        return self.proj_out(F.gelu(x1).mul_(x2))
+        w1, w2 = w[:hidden], w[hidden:]
+        b1, b2 = (None, None) if b is None else (b[:hidden], b[hidden:])
+        gated = cpu_kernels.conv_gelu(h1, w1, b1, groups=hidden)
+        return self.proj_out(cpu_kernels.conv_mul(h2, gated, w2, b2, groups=hidden))
 
 
 class TransformerBlock(nn.Module):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adapters import Projection
-from .blocks import TransformerBlock
+from .blocks import TransformerBlock, channels_last_like
 
 
 class PromptGen(nn.Module):
@@ -50,4 +50,4 @@ class PromptBlock(nn.Module):
         self.reduce = Projection(feat_dim + prompt_dim, feat_dim, bias, "fuse")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reduce(self.interact(torch.cat([x, self.gen(x)], dim=1)))
+        return self.reduce(self.interact(torch.cat([x, channels_last_like(self.gen(x), x)], dim=1)))
