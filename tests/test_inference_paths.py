@@ -166,6 +166,12 @@ def test_fused_convolutions_equal_the_separate_ops(groups, bias):
     assert cpu_kernels._fused_ops() is None or not torch.equal(gelu, torch.zeros_like(gelu))
     assert torch.equal(cpu_kernels.conv_gelu(x, w, b, groups), F.gelu(conv))  # grad enabled: plain ops
     assert torch.equal(cpu_kernels.conv_mul(x, other, w, b, groups), conv * other)
+    for layout in (torch.channels_last, torch.contiguous_format):
+        out = other.clone(memory_format=layout)
+        with torch.no_grad():
+            summed = cpu_kernels.conv_add_(out, x.contiguous(memory_format=layout), w, b, groups)
+        assert summed is out  # in place
+        torch.testing.assert_close(summed, other + conv, **TOL)
 
 
 def test_cpu_inference_keeps_every_feature_map_channels_last():

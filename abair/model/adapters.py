@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import cpu_kernels
+
 ADAPTER_TYPES = ("lora", "vera", "conv-lora")
 
 # which projections of the backbone exist; see backbone.py and docs/MODEL.md
@@ -222,19 +224,25 @@ class ConvLoRA(nn.Module):
 
     def _mix_one(self, z: torch.Tensor, gate: list[float]) -> torch.Tensor:
         """Inference on one image: the same mixture with the GELU of a pooled expert taken before the
-        nearest upsampling (they commute: s^2 times fewer GELUs) and each gated term accumulated in place."""
+        nearest upsampling (they commute: s^2 times fewer GELUs) and fused into its convolution
+        (:func:`~abair.model.cpu_kernels.conv_gelu`), each gated term accumulated in place."""
         mixed = z.clone()
         for g, s, conv in zip(gate, self.scales, self.experts, strict=True):
+            src = F.avg_pool2d(z, s, ceil_mode=True) if s > 1 else z
+            act = cpu_kernels.conv_gelu(src, conv.weight, conv.bias)
             if s > 1:
-                act = F.interpolate(F.gelu(conv(F.avg_pool2d(z, s, ceil_mode=True))), size=z.shape[-2:], mode="nearest")
-            else:
-                act = F.gelu(conv(z))
+                act = F.interpolate(act, size=z.shape[-2:], mode="nearest")
             mixed.add_(act, alpha=g)
         return mixed
 
     def expand(self, mixed: torch.Tensor, rows: slice = slice(None), weight: float = 1.0) -> torch.Tensor:
         """The bottleneck (N, r, H, W) back to the output channels ``rows`` of (N, out, H, W), times ``weight``."""
         return pointwise(mixed, (self.B * (self.scale * weight))[rows])
+
+    def expand_into(self, out: torch.Tensor, mixed: torch.Tensor, rows: slice = slice(None),
+                    weight: float = 1.0) -> torch.Tensor:
+        """``out += expand(mixed, rows, weight)`` in place (one fused oneDNN call at CPU inference)."""
+        return cpu_kernels.conv_add_(out, mixed, (self.B * (self.scale * weight))[rows][:, :, None, None])
 
 
 ADAPTER_CLASSES: dict[str, type[nn.Module]] = {"lora": LoRA, "vera": VeRA, "conv-lora": ConvLoRA}
@@ -365,7 +373,7 @@ class Projection(nn.Module):
             mixed = adapter.bottleneck(x)
             if not torch.is_grad_enabled() and x.shape[0] == 1:  # inference on one image: the weight in B
                 w_k = float(st.weights[0, k])
-                ys = [y.add_(adapter.expand(mixed, r, w_k)) for y, r in zip(ys, rows, strict=True)]
+                ys = [adapter.expand_into(y, mixed, r, w_k) for y, r in zip(ys, rows, strict=True)]
                 continue
             gate = st.weights[:, k, None, None, None]
             ys = [y + gate.to(y.dtype) * adapter.expand(mixed, r) for y, r in zip(ys, rows, strict=True)]

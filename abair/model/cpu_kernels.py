@@ -65,3 +65,21 @@ def conv_mul(x: torch.Tensor, other: torch.Tensor, weight: torch.Tensor, bias: t
     if op is None:
         return conv(x, weight, bias, groups) * other
     return op.binary(x, other, weight, bias, *_geometry(weight, groups), "mul", None, None, [], None)
+
+
+def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+              groups: int = 1) -> torch.Tensor:
+    """``out += conv(x)`` in place (``out`` of the convolution's output shape); returns ``out``."""
+    op = _fused_ops() if onednn_ok(x) and out.dtype == x.dtype else None
+    if op is None or not _same_layout(out, x):
+        return out.add_(conv(x, weight, bias, groups))
+    torch.ops.mkldnn._convolution_pointwise_.binary(out, x, weight, bias, *_geometry(weight, groups), "add",
+                                                     None, None, [], None)
+    return out
+
+
+def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Both dense in the same memory format (what oneDNN's in-place sum needs of its destination)."""
+    cl = torch.channels_last
+    return (a.is_contiguous() and b.is_contiguous()) or (a.is_contiguous(memory_format=cl)
+                                                         and b.is_contiguous(memory_format=cl))
