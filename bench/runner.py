@@ -195,12 +195,17 @@ def safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-+._" else "_" for c in name)
 
 
+#: zlib level of the restored PNGs: lossless at any level; 1 encodes a 128x128 tile 3x faster than
+#: Pillow's default 6 for files ~8% larger (encoding is on the runner's critical path)
+PNG_COMPRESS_LEVEL = 1
+
+
 def _save_png(path: Path, image) -> None:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
-    Image.fromarray(image).save(tmp)
+    Image.fromarray(image).save(tmp, compress_level=PNG_COMPRESS_LEVEL)
     os.replace(tmp, path)
 
 
