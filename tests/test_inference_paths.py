@@ -190,3 +190,42 @@ def test_cpu_inference_keeps_every_feature_map_channels_last():
         h.remove()
     assert len(seen) >= 10 and any(name.startswith("prompts") for name, _ in seen)
     assert [name for name, cl in seen if not cl] == []
+
+
+def test_merge_reuses_its_work_only_while_the_weights_are_unchanged():
+    """Merging per image keeps the stacked factors and the last single-adapter weight; the result is
+    always the freshly computed ``W + sum_k c_k up_k down_k``, bit for bit, also after an in-place
+    update of an adapter (the optimiser's) or of the base weight (load_state_dict)."""
+    torch.manual_seed(9)
+    proj = Projection(6, 10, False, "qkv")
+    for name, kind in (("a", "lora"), ("b", "vera"), ("c", "lora")):
+        proj.add_adapter(AdapterSpec(name=name, type=kind, rank=2 if name != "c" else 3, targets=("qkv",)), "p")
+    for p in proj.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+
+    def fresh(coefficients):
+        factors = [(proj.adapters[n].factors(), c) for n, c in coefficients.items() if c != 0]
+        up = torch.cat([u * c for (_, u), c in factors], 1)
+        down = torch.cat([d for (d, _), _ in factors], 0)
+        return torch.addmm(proj.weight[:, :, 0, 0], up, down)[:, :, None, None]
+
+    def merged(coefficients):
+        proj.merge(coefficients)
+        weight = proj._merged_weight
+        proj.unmerge()
+        return weight
+
+    with torch.no_grad():
+        for coefficients in ({"a": 1.0}, {"a": 1.0}, {"a": 0.3, "b": 0.5, "c": 0.2}, {"a": 0.1, "b": 0.0, "c": 0.9},
+                             {"a": 0.7, "b": 0.2, "c": 0.1}):
+            assert torch.equal(merged(coefficients), fresh(coefficients)), coefficients
+        before = merged({"a": 1.0})
+        proj.adapters["a"].B.add_(0.5)  # an optimiser step
+        assert not torch.equal(merged({"a": 1.0}), before)
+        assert torch.equal(merged({"a": 1.0}), fresh({"a": 1.0}))
+        mixed = merged({"a": 0.3, "c": 0.7})
+        proj.weight.copy_(torch.randn_like(proj.weight))  # load_state_dict copies in place
+        assert torch.equal(merged({"a": 0.3, "c": 0.7}), fresh({"a": 0.3, "c": 0.7}))
+        assert not torch.equal(merged({"a": 0.3, "c": 0.7}), mixed)
+        proj.adapters["c"].A.mul_(2.0)
+        assert torch.equal(merged({"a": 0.3, "c": 0.7}), fresh({"a": 0.3, "c": 0.7}))

@@ -266,6 +266,7 @@ class Projection(nn.Module):
         self.adapters = nn.ModuleDict()
         self.state = BlendState()  # replaced by the model's shared state
         self._merged_weight: torch.Tensor | None = None
+        self._merge_cache: tuple | None = None  # (key, merged weight) of the last single-adapter merge
 
     def extra_repr(self) -> str:
         return f"{self.in_ch}, {self.out_ch}, kind={self.kind}, bias={self.bias is not None}"
@@ -278,10 +279,12 @@ class Projection(nn.Module):
             raise ValueError(f"adapter '{spec.name}' already exists in {path}")
         cls = ADAPTER_CLASSES[spec.type]
         self.adapters[spec.name] = cls(spec, self.in_ch, self.out_ch, path=path, device=self.weight.device)
+        self._merge_cache = None
 
     def remove_adapter(self, name: str) -> None:
         if name in self.adapters:
             del self.adapters[name]
+        self._merge_cache = None
 
     # -- merging --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -291,26 +294,44 @@ class Projection(nn.Module):
         One matrix product per projection whatever the number of adapters: the factors are stacked,
         ``[c_1 up_1 | ... | c_K up_K] @ [down_1; ...; down_K]`` (a handful of kernel launches, which
         matters when SW merges per image on a GPU). Zero coefficients are skipped.
+
+        OH and the oracle merge the same adapter image after image, so the last single-adapter merge
+        is kept and reused while every tensor it was made from is unchanged (storage, version counter,
+        dtype and device: any in-place update, ``load_state_dict`` or move invalidates it); the values
+        are those of a fresh merge, bit for bit.
         """
-        downs, ups = [], []
+        names, coeffs = [], []
         for name, c in coefficients.items():
             if name not in self.adapters:
                 continue
-            adapter = self.adapters[name]
-            if not adapter.linear:
-                raise ValueError(f"adapter '{name}' ({type(adapter).__name__}) cannot be merged")
-            if c == 0:
-                continue
-            down, up = adapter.factors()
-            downs.append(down)
-            ups.append(up * c)
-        if not downs:
+            if not self.adapters[name].linear:
+                raise ValueError(f"adapter '{name}' ({type(self.adapters[name]).__name__}) cannot be merged")
+            if c != 0:
+                names.append(name)
+                coeffs.append(c)
+        if not names:
             self._merged_weight = self.weight.detach().clone()
             return
+        key = None
+        if len(names) == 1:
+            key = (names[0], float(coeffs[0]), self._stamp(names[0]))
+            if self._merge_cache is not None and self._merge_cache[0] == key:
+                self._merged_weight = self._merge_cache[1]
+                return
+        factors = [self.adapters[name].factors() for name in names]
         base = self.weight[:, :, 0, 0]
-        down = downs[0] if len(downs) == 1 else torch.cat(downs, 0)
-        up = ups[0] if len(ups) == 1 else torch.cat(ups, 1)
+        down = torch.cat([d for d, _ in factors], 0) if len(names) > 1 else factors[0][0]
+        ups = [u * c for (_, u), c in zip(factors, coeffs, strict=True)]
+        up = torch.cat(ups, 1) if len(names) > 1 else ups[0]
         self._merged_weight = torch.addmm(base, up.to(base.dtype), down.to(base.dtype))[:, :, None, None]
+        if key is not None:
+            self._merge_cache = (key, self._merged_weight)
+
+    def _stamp(self, name: str) -> tuple:
+        """Identity and version of every tensor a merge of adapter ``name`` reads."""
+        adapter = self.adapters[name]  # linear adapters hold their tensors directly (no submodules)
+        tensors = (self.weight, *adapter._parameters.values(), *adapter._buffers.values())
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def unmerge(self) -> None:
         self._merged_weight = None
