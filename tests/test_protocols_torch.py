@@ -141,3 +141,18 @@ def test_runner_uses_the_torch_backend():
     assert [(p.spec, p.backend) for p in protocols] == [("allinone-rgb", "torch")]
     protocols = _protocols_for(Dataset(), RunSpec(out="x", methods=[], datasets=[], protocols=["y-bt601@skimage"]))
     assert [(p.spec, p.backend) for p in protocols] == [("y-bt601", "skimage")]
+
+
+def test_uint8_batches_score_as_their_float_levels_bit_for_bit():
+    """The audit hands saved PNGs over as uint8 tensors: the numbers must be those of k/255 floats."""
+    g = torch.Generator().manual_seed(11)
+    restored = torch.randint(0, 256, (3, 3, 21, 18), generator=g, dtype=torch.uint8)
+    clean = torch.randint(0, 256, (3, 3, 21, 18), generator=g, dtype=torch.uint8)
+    as_float = restored.double() / 255.0, clean.double() / 255.0
+    for name in PROTOCOLS:
+        for backend in ("torch", "skimage"):
+            p = get_protocol(f"{name}@{backend}")
+            assert p.score_batch(restored, clean) == p.score_batch(*as_float), (name, backend)
+    reference = get_protocol("y-bt601@skimage").score_batch(restored, clean)
+    for got, ref in zip(get_protocol("y-bt601@torch").score_batch(restored, clean), reference, strict=True):
+        assert got["psnr"] == pytest.approx(ref["psnr"], abs=PSNR_BOUND) and abs(got["ssim"] - ref["ssim"]) <= SSIM_BOUND

@@ -190,7 +190,8 @@ class Protocol:
         return self._backend().score_arrays(self, _unit_float(restored), _unit_float(clean))
 
     def score_batch(self, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
-        """Score a batch: NCHW float tensors in [0, 1] -> one ``{"psnr", "ssim"}`` dict per image.
+        """Score a batch: NCHW float tensors in [0, 1] (or uint8 0..255) -> one ``{"psnr", "ssim"}``
+        dict per image.
 
         ``clean`` must hold 8-bit levels (k/255, as it comes from a uint8 image). The torch and pyiqa
         backends compute on the tensors' device in one batched call; the skimage backend loops on the CPU.

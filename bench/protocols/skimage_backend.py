@@ -100,11 +100,16 @@ class SkimageBackend:
         return {m: METRICS[m](protocol, r, c, data_range) for m in protocol.metrics}
 
     def score_tensors(self, protocol: Protocol, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
-        """NCHW float tensors in [0, 1] -> one dict per image (loops on the CPU)."""
+        """NCHW float tensors in [0, 1] (or uint8) -> one dict per image (loops on the CPU)."""
+        import torch
+
         from abair.imageops import tensor_to_float_array, tensor_to_uint8
 
+        def as_array(t, convert):
+            return t.detach().cpu().permute(1, 2, 0).numpy() if t.dtype == torch.uint8 else convert(t)
+
         return [
-            protocol.score(tensor_to_float_array(r), tensor_to_uint8(c))
+            protocol.score(as_array(r, tensor_to_float_array), as_array(c, tensor_to_uint8))
             for r, c in zip(restored, clean, strict=True)
         ]
 

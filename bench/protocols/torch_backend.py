@@ -35,19 +35,21 @@ COLOURS = {
 }
 
 
-def channels(protocol: Protocol, rgb: torch.Tensor, colours: dict | None = None) -> tuple[torch.Tensor, float]:
+def channels(protocol: Protocol, rgb: torch.Tensor, colours: dict | None = None,
+             levels: bool = False) -> tuple[torch.Tensor, float]:
     """N3HW RGB float in [0, 1] -> (NCHW float64 channels the protocol scores, data range).
 
     In order: 8-bit rounding of RGB (half-to-even, as a saved PNG), the colour conversion
     (``colours``: this module's :data:`COLOURS` unless a backend brings its own), the border shave.
     The luma conversions take the rounded levels, ``round(255 x) / 255 * 255``, exact integers in
-    float64 for every level 0..255.
+    float64 for every level 0..255. ``levels``: ``rgb`` already holds 8-bit levels ``k / 255`` (the
+    rounding would give back the same values, so it is skipped).
     """
     import torch
 
     convert, data_range = (colours or COLOURS)[protocol.colour]
     x = rgb.detach().to(torch.float64)
-    if protocol.round_to_uint8:
+    if protocol.round_to_uint8 and not levels:
         x = torch.round(x * 255.0) / 255.0
     x = convert(x)
     b = protocol.border
@@ -148,17 +150,22 @@ class BatchedBackend:
     metrics: dict = METRICS
 
     def score_tensors(self, protocol: Protocol, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
-        """NCHW float in [0, 1] -> one dict per image, computed in one batch on ``restored.device``.
+        """NCHW float in [0, 1] or uint8 -> one dict per image, computed in one batch on ``restored.device``.
 
-        ``restored`` is clipped to [0, 1]; ``clean`` is snapped to 8-bit levels (it comes from uint8).
+        A float ``restored`` is clipped to [0, 1]; a float ``clean`` is snapped to 8-bit levels (it
+        comes from uint8). uint8 tensors are the levels ``k / 255`` exactly (a saved PNG, a ground
+        truth): the same numbers as their float form, without the passes that clip and snap.
         """
         import torch
 
-        x = restored.detach().to(torch.float64).clamp(0.0, 1.0)
-        y = torch.round(clean.detach().to(device=x.device, dtype=torch.float64) * 255.0) / 255.0
+        x_levels = restored.dtype == torch.uint8
+        x = restored.detach().to(torch.float64)
+        x = x / 255.0 if x_levels else x.clamp(0.0, 1.0)
+        y = clean.detach().to(device=x.device, dtype=torch.float64)
+        y = y / 255.0 if clean.dtype == torch.uint8 else torch.round(y * 255.0) / 255.0
         with torch.no_grad():
-            x, data_range = channels(protocol, x, self.colours)
-            y, _ = channels(protocol, y, self.colours)
+            x, data_range = channels(protocol, x, self.colours, levels=x_levels)
+            y, _ = channels(protocol, y, self.colours, levels=True)
             values = {m: self.metrics[m](protocol, x, y, data_range).reshape(-1).tolist() for m in protocol.metrics}
         return [{m: float(values[m][i]) for m in protocol.metrics} for i in range(x.shape[0])]
 

@@ -133,9 +133,9 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
 
 def _score_all(protocol, dataset: str, items: list, notes: list[str]):
     """``(image_id, {metric: value})`` for every (image_id, restored uint8, clean uint8) of ``items``."""
+    import numpy as np
     import torch
 
-    from abair.imageops import uint8_to_tensor
     from bench.protocols.torch_backend import BatchedBackend
 
     prepared: dict[tuple, list] = {}
@@ -156,8 +156,9 @@ def _score_all(protocol, dataset: str, items: list, notes: list[str]):
         per_call = max(1, BATCH_PIXELS // (shape[0] * shape[1]))
         for start in range(0, len(group), per_call):
             chunk = group[start:start + per_call]
-            restored = torch.stack([uint8_to_tensor(r, dtype=torch.float64) for _, r, _ in chunk])
-            clean = torch.stack([uint8_to_tensor(c, dtype=torch.float64) for _, _, c in chunk])
+            # uint8 NCHW: the backend takes the 8-bit levels as they are (nothing to clip or snap)
+            restored = torch.from_numpy(np.stack([r for _, r, _ in chunk])).permute(0, 3, 1, 2).contiguous()
+            clean = torch.from_numpy(np.stack([c for _, _, c in chunk])).permute(0, 3, 1, 2).contiguous()
             yield from zip((i for i, _, _ in chunk), protocol.score_batch(restored, clean), strict=True)
 
 
