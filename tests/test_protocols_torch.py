@@ -113,7 +113,7 @@ def test_ssim_in_chunks_equals_the_whole_batch_bit_for_bit(monkeypatch):
         p = get_protocol(f"{name}@torch")
         monkeypatch.setattr(torch_backend, "SSIM_CHUNK_VALUES", 1 << 40)
         whole = torch_backend.ssim(p, x, y, 1.0)
-        monkeypatch.setattr(torch_backend, "SSIM_CHUNK_VALUES", 5 * 3 * 24 * 20 * 3)  # chunks of 3, 3, 1
+        monkeypatch.setattr(torch_backend, "SSIM_CHUNK_VALUES", 5 * 24 * 20 * 4)  # chunks of 4 planes (across images)
         chunked = torch_backend.ssim(p, x, y, 1.0)
         single = torch.cat([torch_backend.ssim(p, x[i:i + 1], y[i:i + 1], 1.0) for i in range(7)])
         assert torch.equal(chunked, whole) and torch.equal(single, whole), name

@@ -100,42 +100,42 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
     return torch.where(mse == 0, torch.full_like(mse, float("inf")), 10.0 * torch.log10(data_range**2 / mse))
 
 
-#: float64 values one SSIM pass works on at a time (the five statistics of a chunk of images): about
-#: the size of one core's L2 cache. The filter's shifted adds over a whole batch stream it through
-#: memory 22 times; one 128x128 RGB image's statistics (1.9 MiB) stay in cache (4x faster on 34
-#: tiles, the same numbers: every image's values come from the same operations in the same order).
-SSIM_CHUNK_VALUES = 1 << 18
+#: float64 values one SSIM pass works on at a time (the five statistics of a chunk of channel
+#: planes): about one core's L2 cache. The filter's shifted adds over a whole batch stream it through
+#: memory 22 times; one 128x128 plane's statistics (640 KiB) stay in cache (a 34-tile batch 4x faster,
+#: one RGB tile 1.7x). The numbers do not depend on the chunking: every plane's values come from the
+#: same operations in the same order.
+SSIM_CHUNK_VALUES = 1 << 17
 
 
 def ssim(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
     """(N,) SSIM of NCHW float64 batches: per-channel mean over the valid map, then mean over channels.
 
-    The batch is processed in chunks of whole images (:data:`SSIM_CHUNK_VALUES`); each image's result
-    does not depend on the chunk it falls in.
+    Computed over chunks of whole channel planes (:data:`SSIM_CHUNK_VALUES`).
     """
     import torch
 
-    per_image = 5 * x.shape[1] * x.shape[2] * x.shape[3]
-    step = max(1, SSIM_CHUNK_VALUES // per_image)
-    if x.shape[0] <= step:
-        return _ssim_chunk(protocol, x, y, data_range)
-    return torch.cat([_ssim_chunk(protocol, x[i:i + step], y[i:i + step], data_range)
-                      for i in range(0, x.shape[0], step)])
+    n, c, h, w = x.shape
+    planes_x, planes_y = x.reshape(n * c, 1, h, w), y.reshape(n * c, 1, h, w)
+    step = max(1, SSIM_CHUNK_VALUES // (5 * h * w))
+    means = torch.cat([_ssim_planes(protocol, planes_x[i:i + step], planes_y[i:i + step], data_range)
+                       for i in range(0, n * c, step)])
+    return means.view(n, c).mean(dim=1)
 
 
-def _ssim_chunk(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+def _ssim_planes(protocol: Protocol, x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    """(P,) mean SSIM map of each of P single-channel planes (P, 1, H, W)."""
     import torch
 
     weights = window_1d(protocol)
     n = protocol.ssim_size**2
     cov = n / (n - 1) if protocol.ssim_sample_covariance else 1.0
-    c = x.shape[1]
     stats = _valid_filter(torch.cat([x, y, x * x, y * y, x * y], dim=1), weights)
-    ux, uy, uxx, uyy, uxy = stats.split(c, dim=1)
+    ux, uy, uxx, uyy, uxy = stats.split(1, dim=1)
     vx, vy, vxy = cov * (uxx - ux * ux), cov * (uyy - uy * uy), cov * (uxy - ux * uy)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    return s.mean(dim=(2, 3)).mean(dim=1)
+    return s.mean(dim=(1, 2, 3))
 
 
 # metric name -> fn(protocol, restored NCHW, clean NCHW, data range) -> (N,) tensor
