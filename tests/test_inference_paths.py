@@ -229,3 +229,33 @@ def test_merge_reuses_its_work_only_while_the_weights_are_unchanged():
         assert not torch.equal(merged({"a": 0.3, "c": 0.7}), mixed)
         proj.adapters["c"].A.mul_(2.0)
         assert torch.equal(merged({"a": 0.3, "c": 0.7}), fresh({"a": 0.3, "c": 0.7}))
+
+
+@pytest.mark.parametrize("size", [(16, 24), (15, 9)])
+def test_conv_lora_single_image_mixture_is_the_plain_sequence_bit_for_bit(size):
+    """The one-image mixture (no copy of z, pooled experts added through a broadcast view) equals
+    z + sum_e g_e up(gelu(conv_e(pool_e(z)))) computed op by op, exactly; odd sizes take the copy path."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(12)
+    adapter = ConvLoRA(AdapterSpec(name="blur", type="conv-lora", rank=4, scales=(1, 2, 4)), 6, 6)
+    for p in adapter.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    z = torch.randn(1, 4, *size).contiguous(memory_format=torch.channels_last)
+    gate = [0.2, 0.5, 0.3]
+    with torch.no_grad():
+        expected = z.clone()
+        for g, s, conv in zip(gate, adapter.scales, adapter.experts, strict=True):
+            act = F.gelu(conv(F.avg_pool2d(z, s, ceil_mode=True) if s > 1 else z))
+            expected = expected + g * (F.interpolate(act, size=size, mode="nearest") if s > 1 else act)
+        got = adapter._mix_one(z.clone(memory_format=torch.channels_last), gate)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    if size == (16, 24):
+        from abair.model import cpu_kernels
+
+        with torch.no_grad():  # against the same ops with the copies: bit for bit
+            plain = z.clone()
+            for g, s, conv in zip(gate, adapter.scales, adapter.experts, strict=True):
+                act = cpu_kernels.conv_gelu(F.avg_pool2d(z, s, ceil_mode=True) if s > 1 else z, conv.weight, conv.bias)
+                plain.add_(F.interpolate(act, size=size, mode="nearest") if s > 1 else act, alpha=g)
+        assert torch.equal(got, plain)
