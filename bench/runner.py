@@ -265,6 +265,10 @@ def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pa
         _repair(store.records)
         manifest = start_manifest(store, spec, methods, datasets, protocols, world=dist.world, seed=TORCH_SEED)
         store.write_manifest(manifest)
+    else:  # while rank 0 hashes every set for the manifest, make this rank's own images
+        for dataset in datasets.values():
+            ids = dataset.image_ids()
+            dataset.prefetch((ids[: spec.limit] if spec.limit is not None else ids)[dist.rank::dist.world])
     barrier(dist)
     if dist.active:
         _repair(store.writer)

@@ -93,3 +93,11 @@ def test_images_are_made_one_at_a_time_and_the_ground_truth_alone_makes_none():
     assert list(ds._degraded) == [ids[3]]
     assert np.array_equal(pair.degraded, degrade("mini-derain", ids[3], clean_tiles()[ids[3]]))
     assert ds.load(ids[3]).degraded is pair.degraded  # made once
+
+
+def test_prefetch_makes_exactly_the_named_tiles():
+    ds = get_dataset("mini-dehaze")
+    ids = ds.image_ids()
+    ds.prefetch(ids[1::2])
+    assert sorted(ds._degraded) == sorted(ids[1::2])
+    assert np.array_equal(ds.load(ids[1]).degraded, degrade("mini-dehaze", ids[1], clean_tiles()[ids[1]]))

@@ -62,6 +62,10 @@ class Dataset:
     def load(self, image_id: str) -> Pair:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def prefetch(self, image_ids: list[str]) -> None:
+        """Prepare these images ahead of :meth:`load` where that saves later work (sets made in
+        memory keep them); files are read when loaded, so the default does nothing."""
+
     def load_clean(self, image_id: str) -> np.ndarray:
         """The ground truth alone (uint8 HxWx3); sets that can skip reading or making the degraded
         image override it."""

@@ -94,6 +94,10 @@ class MiniDataset(Dataset):
     def load_clean(self, image_id: str) -> np.ndarray:
         return self._tiles[image_id]
 
+    def prefetch(self, image_ids: list[str]) -> None:
+        for image_id in image_ids:
+            self.load(image_id)
+
     def describe(self) -> dict:
         from abair.data.sample_images import TEST_POOL, source_package, source_sha256
         from abair.degradations import JPEG_CODEC
