@@ -233,8 +233,8 @@ def test_merge_reuses_its_work_only_while_the_weights_are_unchanged():
 
 @pytest.mark.parametrize("size", [(16, 24), (15, 9)])
 def test_conv_lora_single_image_mixture_is_the_plain_sequence_bit_for_bit(size):
-    """The one-image mixture (no copy of z, pooled experts added through a broadcast view) equals
-    z + sum_e g_e up(gelu(conv_e(pool_e(z)))) computed op by op, exactly; odd sizes take the copy path."""
+    """The one-image mixture (no copy of z) equals z + sum_e g_e up(gelu(conv_e(pool_e(z)))) computed
+    op by op, exactly, at even and odd sizes."""
     import torch.nn.functional as F
 
     torch.manual_seed(12)

@@ -225,8 +225,8 @@ class ConvLoRA(nn.Module):
     def _mix_one(self, z: torch.Tensor, gate: list[float]) -> torch.Tensor:
         """Inference on one image: the same mixture with the GELU of a pooled expert taken before the
         nearest upsampling (they commute: s^2 times fewer GELUs) and fused into its convolution
-        (:func:`~abair.model.cpu_kernels.conv_gelu`), each gated term accumulated in place (a pooled
-        expert's through a broadcast view, never upsampled into a copy). Bit-identical to the plain
+        (:func:`~abair.model.cpu_kernels.conv_gelu`), each gated term accumulated in place, the first
+        full-resolution one written over its activation (no copy of z). Bit-identical to the plain
         sequence of ops: each element gets the same operations in the same order."""
         mixed = None
         for g, s, conv in zip(gate, self.scales, self.experts, strict=True):
@@ -237,8 +237,6 @@ class ConvLoRA(nn.Module):
                 continue
             if mixed is None:
                 mixed = z.clone()
-            if s > 1 and _add_upsampled_(mixed, act, s, g):
-                continue
             if s > 1:
                 act = F.interpolate(act, size=z.shape[-2:], mode="nearest")
             mixed.add_(act, alpha=g)
@@ -252,19 +250,6 @@ class ConvLoRA(nn.Module):
                     weight: float = 1.0) -> torch.Tensor:
         """``out += expand(mixed, rows, weight)`` in place (one fused oneDNN call at CPU inference)."""
         return cpu_kernels.conv_add_(out, mixed, (self.B * (self.scale * weight))[rows][:, :, None, None])
-
-
-def _add_upsampled_(out: torch.Tensor, small: torch.Tensor, s: int, alpha: float) -> bool:
-    """``out += alpha * nearest_upsample(small, s)`` through a broadcast view of channels-last ``out``
-    (no upsampled copy); False (nothing done) unless both are channels-last and the sizes divide."""
-    n, c, h, w = out.shape
-    cl = torch.channels_last
-    if (h % s or w % s or small.shape[-2:] != (h // s, w // s) or out.is_contiguous()
-            or not out.is_contiguous(memory_format=cl) or not small.is_contiguous(memory_format=cl)):
-        return False
-    blocks = out.permute(0, 2, 3, 1).view(n, h // s, s, w // s, s, c)
-    blocks.add_(small.permute(0, 2, 3, 1)[:, :, None, :, None, :], alpha=alpha)
-    return True
 
 
 ADAPTER_CLASSES: dict[str, type[nn.Module]] = {"lora": LoRA, "vera": VeRA, "conv-lora": ConvLoRA}
