@@ -29,6 +29,25 @@ def test_flops_of_a_convolution_and_a_linear_layer_are_the_analytic_counts():
     assert M.count_flops(lin, torch.rand(5, 10)) == 2 * 5 * 10 * 7
 
 
+def test_inference_kernels_count_the_flops_of_the_training_kernels():
+    """CPU inference calls oneDNN directly (1x1 projections, convolutions with a fused GELU, product
+    or sum): the counter must see every one of them, backbone and Conv-LoRA branch alike."""
+    from abair.model.adapters import AdapterSpec
+    from abair.model.presets import build
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = build("tiny", adapters=0)
+    model.add_adapter(AdapterSpec(name="blur", type="conv-lora", rank=4))
+    model.eval().requires_grad_(False)
+    x = torch.rand(1, 3, 32, 32)
+    for fn in (model.backbone, lambda t: model(t, "fixed:blur")):
+        counter = FlopCounterMode(display=False)
+        with torch.enable_grad(), counter:  # the training kernels: plain aten convolutions
+            fn(x)
+        assert M.count_flops(fn, x) == counter.get_total_flops() > 0
+
+
 def _projection_pixels(model, fn, x) -> dict[str, tuple[int, int, int]]:
     """(in, out, N*H*W) of every projection carrying adapters, recorded by forward hooks."""
     seen = {}

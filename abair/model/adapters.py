@@ -135,11 +135,7 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     inference"). Where PyTorch itself picks oneDNN the two are the same kernel, bit for bit; training
     never takes this branch, so recipes reproduce their weights exactly.
     """
-    w4 = weight if weight.ndim == 4 else weight[:, :, None, None]
-    if (torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32
-            or not (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)):
-        return F.conv2d(x, w4, bias)
-    return torch.mkldnn_convolution(x, w4.to(x.dtype), bias, (0, 0), (1, 1), (1, 1), 1)
+    return cpu_kernels.conv(x, weight if weight.ndim == 4 else weight[:, :, None, None], bias)
 
 
 class LoRA(nn.Module):

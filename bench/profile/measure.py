@@ -147,18 +147,30 @@ def matmul_rate(device: str = "cpu", dtype: str = "fp32", seconds: float = 1.0) 
 
 
 def _count_onednn_convolutions() -> None:
-    """Teach FlopCounterMode the oneDNN convolution that CPU inference calls directly (1x1
-    projections, abair.model.adapters.pointwise): the same 2 FLOPs per multiply-add as any conv."""
+    """Teach FlopCounterMode the oneDNN convolutions that CPU inference calls directly (1x1
+    projections, :mod:`abair.model.cpu_kernels`' fused convolutions): the same 2 FLOPs per
+    multiply-add as any convolution (the fused element-wise op is not counted, as GELU never is)."""
     import torch
     from torch.utils import flop_counter
 
-    op = torch.ops.aten.mkldnn_convolution
-    if op in flop_counter.flop_registry or op.default in flop_counter.flop_registry:
-        return
-
-    @flop_counter.register_flop_formula(op)
-    def _flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    def conv(x_shape, w_shape, out_shape) -> int:
         return flop_counter.conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
+
+    # operator -> (argument count -> where its input and weight are): the fused operator's ``binary``
+    # overload takes the other operand second; the in-place one takes the destination first
+    ops = {torch.ops.aten.mkldnn_convolution: {}}
+    if hasattr(torch.ops.mkldnn, "_convolution_pointwise"):
+        ops[torch.ops.mkldnn._convolution_pointwise] = {13: (0, 2)}
+        ops[torch.ops.mkldnn._convolution_pointwise_] = {13: (1, 2)}
+    for op, where in ops.items():
+        if op in flop_counter.flop_registry:
+            continue
+
+        def formula(*args, out_shape=None, _where=where, **kwargs) -> int:
+            x, w = _where.get(len(args), (0, 1))
+            return conv(args[x], args[w], out_shape)
+
+        flop_counter.register_flop_formula(op)(formula)
 
 
 def count_flops(fn: Callable, x) -> int:
