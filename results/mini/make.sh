@@ -9,10 +9,10 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 W=abair/weights
 rm -rf results/mini/run results/mini/run-8deg results/mini/tables  # regenerated from scratch, not resumed
 # 1. the 5-degradation model (the embedded default), the classical baselines and the floor
-$B run --suite mini --out results/mini/run --save-images --no-progress \
+$B run --suite mini --out results/mini/run --save-images --no-progress --jobs 2 \
   --methods identity,abair-oh,abair-sw,abair-oracle,abair-backbone,nlm,dcp,wiener-ml,motion-deblur,lime,derain-guided,deblock,dequant,desnow-median
 # 2. the 8-degradation model after adding jpeg, bitdepth and snow adapters (Table 4 "Ours*")
-$B run --suite mini --out results/mini/run-8deg --save-images --no-progress \
+$B run --suite mini --out results/mini/run-8deg --save-images --no-progress --jobs 2 \
   --checkpoint $W/abair-tiny-8.safetensors --methods abair-oh,abair-sw,abair-oracle
 # 3. the estimator's accuracy on the single-degradation sets
 $B estimator eval --suite mini > results/mini/estimator-eval.txt
