@@ -39,6 +39,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: set for the ranks: the program the user ran (``abair-bench``), which the manifest records as the
+#: command's first word (a rank itself runs as ``python -m bench.cli``)
+PROGRAM_ENV = "ABAIR_BENCH_PROGRAM"
+
+
+def program_name() -> str:
+    """The name of the command the user typed: this process's, or its launcher's inside a rank."""
+    from pathlib import Path
+
+    return os.environ.get(PROGRAM_ENV) or Path(sys.argv[0]).name
+
+
 def is_child() -> bool:
     """True inside a process group (started by :func:`run_jobs` or by torchrun)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -53,7 +65,7 @@ def run_jobs(argv: list[str], jobs: int, threads: int | None = None) -> int:
     for rank in range(jobs):
         env = dict(os.environ, WORLD_SIZE=str(jobs), RANK=str(rank), LOCAL_RANK=str(rank),
                    LOCAL_WORLD_SIZE=str(jobs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                   OMP_NUM_THREADS=str(threads))
+                   OMP_NUM_THREADS=str(threads), **{PROGRAM_ENV: program_name()})
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.cli", *argv], env=env))
     try:
         while True:

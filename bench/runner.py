@@ -21,6 +21,7 @@ from typing import Any
 from abair.distributed import DistInfo, barrier, init_distributed
 from abair.errors import UserError
 
+from .local_jobs import program_name
 from .run_manifest import start_manifest
 from .store import RunStore
 
@@ -46,7 +47,7 @@ class RunSpec:
     tile_blend: str = "linear"
     batch: int = 1  # images restored per call, up to each method's max_batch (same size, same protocols)
     progress: bool = True
-    command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    command: str = field(default_factory=lambda: shlex.join([program_name(), *sys.argv[1:]]))
 
 
 def _check_device(device: str) -> None:

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -472,3 +473,15 @@ def test_uncropped_input_protocol_restores_the_whole_image_beside_the_cropping_o
         assert want_cropped["psnr"] != pytest.approx(want_full["psnr"], abs=1e-3)  # the pipelines differ here
         png = np.asarray(Image.open(tmp_path / "run" / "images" / "smooth" / "rain100l" / f"{pair.image_id}.png"))
         assert png.shape == cropped_in.shape  # the first protocol's restoration
+
+
+def test_jobs_ranks_record_the_command_the_user_typed(tmp_path, monkeypatch):
+    """The ranks run as ``python -m bench.cli``; the manifest must still say ``abair-bench run ...``."""
+    from bench.local_jobs import run_jobs
+
+    argv = ["run", "--suite", "mini", "--datasets", "mini-derain", "--methods", "identity", "--limit", "2",
+            "--out", str(tmp_path / "run"), "--no-progress", "--jobs", "2"]
+    monkeypatch.setattr(sys, "argv", ["/opt/venv/bin/abair-bench", *argv])
+    assert run_jobs(argv, 2, 1) == 0
+    invocation = json.loads((tmp_path / "run" / "manifest.json").read_text())["invocations"][-1]
+    assert invocation["command"] == shlex.join(["abair-bench", *argv])
