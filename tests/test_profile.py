@@ -32,9 +32,10 @@ def test_flops_of_a_convolution_and_a_linear_layer_are_the_analytic_counts():
 def test_inference_kernels_count_the_flops_of_the_training_kernels():
     """CPU inference calls oneDNN directly (1x1 projections, convolutions with a fused GELU, product
     or sum): the counter must see every one of them, backbone and Conv-LoRA branch alike."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     from abair.model.adapters import AdapterSpec
     from abair.model.presets import build
-    from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
     model = build("tiny", adapters=0)

@@ -434,10 +434,10 @@ def test_uncropped_input_protocol_restores_the_whole_image_beside_the_cropping_o
     the first and the whole input for the second (its authors' own pipeline), both scored on the same
     centre pixels; the saved PNG is the first protocol's restoration."""
     from PIL import Image
-    from test_datasets_real import build_pairs, set_count
 
     from abair.imageops import crop_to_multiple
     from bench.protocols import get_protocol
+    from test_datasets_real import build_pairs, set_count
 
     set_count(monkeypatch, "rain100l", 3)
     build_pairs(tmp_path / "data", "Rain100L",
@@ -452,7 +452,6 @@ def test_uncropped_input_protocol_restores_the_whole_image_beside_the_cropping_o
         sys.path.remove(str(TESTS))
     rows = read_records(tmp_path / "run")
     value = {(r["image_id"], r["protocol"], r["metric"]): float(r["value"]) for r in rows}
-    import torch
 
     from abair.imageops import tensor_to_float_array, uint8_to_tensor
     from baselines.base import RestoreContext

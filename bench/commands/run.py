@@ -66,8 +66,8 @@ def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
 def main(args) -> int:
     from abair.errors import UserError
     from bench.datasets import DATASETS, DatasetOptions, resolve_names
-    from bench.local_jobs import is_child, run_jobs
     from bench.datasets.real import validate_dataset_paths
+    from bench.local_jobs import is_child, run_jobs
     from bench.method_args import parse_method_args
     from bench.paths import check_output_dir
     from bench.runner import RunSpec, run
