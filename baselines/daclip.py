@@ -154,7 +154,6 @@ class DaCLIPMethod(Method):
         self.multiple_of = 1
         self.max_batch = 8  # grouping only: images are restored one by one (see DaCLIPPipeline.restore)
         self.device = "cpu"
-        self._sha256: dict[str, str] = {}
 
     @property
     def encoder(self):
@@ -165,16 +164,13 @@ class DaCLIPMethod(Method):
         return self.pipeline.unet
 
     def config(self) -> dict[str, Any]:
-        from .published import file_sha256
+        from .published import file_sha256, jsonable
 
-        for key, path in (("checkpoint", self.unet_path), ("clip", self.encoder_path)):
-            if key not in self._sha256:
-                self._sha256[key] = file_sha256(path)
         return {
             "name": self.name, "architecture": "DA-CLIP (ViT-B/32 + controller) + IR-SDE ConditionalUNet",
-            "checkpoint": str(self.unet_path), "checkpoint_sha256": self._sha256["checkpoint"],
-            "clip": str(self.encoder_path), "clip_sha256": self._sha256["clip"],
-            "arch_config": {"unet": {k: list(v) if isinstance(v, tuple) else v for k, v in self.unet_cfg.items()},
+            "checkpoint": str(self.unet_path), "checkpoint_sha256": file_sha256(self.unet_path),
+            "clip": str(self.encoder_path), "clip_sha256": file_sha256(self.encoder_path),
+            "arch_config": {"unet": {k: jsonable(v) for k, v in self.unet_cfg.items()},
                             "encoder": dict(self.encoder_cfg)},
             "sampler": {**self.pipeline.schedule.describe(), "sampling": self.sampling},
             "steps": self.steps, "seed": self.seed, "seed_rule": SEED_RULE,

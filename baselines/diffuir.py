@@ -80,17 +80,14 @@ class DiffUIRMethod(Method):
         self.multiple_of = 1  # the network pads itself
         self.max_batch = max_batch
         self.device = "cpu"
-        self._sha256: str | None = None
 
     def config(self) -> dict[str, Any]:
-        from .published import file_sha256
+        from .published import file_sha256, jsonable
 
-        if self._sha256 is None:
-            self._sha256 = file_sha256(self.checkpoint)
         return {
             "name": self.name, "architecture": "DiffUIR (UnetRes, residual diffusion)",
-            "checkpoint": str(self.checkpoint), "checkpoint_sha256": self._sha256,
-            "arch_config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.arch_config.items()},
+            "checkpoint": str(self.checkpoint), "checkpoint_sha256": file_sha256(self.checkpoint),
+            "arch_config": {k: jsonable(v) for k, v in self.arch_config.items()},
             **self.details,
             "weights": self.weights, "weights_read": self.facts.get("weights"),
             "checkpoint_step": self.facts.get("step"), "checkpoint_delta_end": self.facts.get("delta_end"),

@@ -17,7 +17,9 @@ Nothing is ever downloaded here. Every method receives and returns float (N, 3, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,16 @@ __all__ = [
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file (recorded with every run so results name the exact weights)."""
+    """Hex SHA-256 of a file (recorded with every run so results name the exact weights).
+
+    Remembered per file (resolved path, size, modification time), so a method's ``config()`` may ask
+    on every call and a rewritten file is hashed again."""
+    st = os.stat(path)
+    return _sha256_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -41,9 +52,9 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -61,17 +72,14 @@ class CheckpointMethod(Method):
         self.multiple_of = multiple_of
         self.max_batch = max_batch
         self.device = "cpu"
-        self._sha256: str | None = None
 
     def config(self) -> dict[str, Any]:
-        if self._sha256 is None:
-            self._sha256 = file_sha256(self.checkpoint)
         return {
             "name": self.name,
             "architecture": self.architecture,
             "checkpoint": str(self.checkpoint),
-            "checkpoint_sha256": self._sha256,
-            "arch_config": {k: _jsonable(v) for k, v in self.arch_config.items()},
+            "checkpoint_sha256": file_sha256(self.checkpoint),
+            "arch_config": {k: jsonable(v) for k, v in self.arch_config.items()},
             **self.details,
         }
 
@@ -454,19 +462,16 @@ class SpandrelMethod(Method):
         self.checkpoint = checkpoint
         self.multiple_of = int(descriptor.size_requirements.multiple_of)
         self.max_batch = max_batch
-        self._sha256: str | None = None
 
     def config(self) -> dict[str, Any]:
         import spandrel
 
-        if self._sha256 is None:
-            self._sha256 = file_sha256(self.checkpoint)
         return {
             "name": self.name,
             "architecture": self.descriptor.architecture.name,
             "loader": f"spandrel {spandrel.__version__}",
             "checkpoint": str(self.checkpoint),
-            "checkpoint_sha256": self._sha256,
+            "checkpoint_sha256": file_sha256(self.checkpoint),
         }
 
     def to(self, device: str) -> SpandrelMethod:

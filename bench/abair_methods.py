@@ -12,7 +12,6 @@ equally) to pick the adapters.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +55,6 @@ def checkpoint_label(path: str | Path) -> str:
     return str(path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _training_card(checkpoint: Path) -> dict[str, Any]:
     """``training_seconds`` and ``training_scale`` from the JSON card beside a checkpoint, if any.
 
@@ -97,16 +88,17 @@ class ABAIRMethod(Method):
         self.mode = mode
         self.model = model.eval()
         self.checkpoint = checkpoint
-        self._sha256 = _sha256(checkpoint)
         self.device = "cpu"
 
     def config(self) -> dict[str, Any]:
+        from baselines.published import file_sha256
+
         m = self.model
         return {
             "name": self.name,
             "mode": self.mode,
             "checkpoint": checkpoint_label(self.checkpoint),
-            "checkpoint_sha256": self._sha256,
+            "checkpoint_sha256": file_sha256(self.checkpoint),
             "preset": m.config.preset,
             "adapters": {n: f"{s.type}-r{s.rank}" for n, s in m.adapter_specs.items()},
             "estimator": list(m.estimator_names) if m.estimator is not None else None,

@@ -397,3 +397,18 @@ def test_folder_run_reproduces_identity_records(tmp_path):
     assert len(ident) == len(folder) > 0
     assert ident.index.equals(folder.index)
     np.testing.assert_array_equal(ident.to_numpy(), folder.to_numpy())
+
+
+def test_file_sha256_is_remembered_until_the_file_changes(tmp_path):
+    """Methods ask for their weights' hash in every config(); a rewritten file must be hashed again."""
+    import hashlib
+    import os
+
+    from baselines.published import file_sha256
+
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"first")
+    assert file_sha256(path) == hashlib.sha256(b"first").hexdigest()
+    path.write_bytes(b"second!")
+    os.utime(path, ns=(1, 1))  # even a rewrite within the clock's resolution changes size or mtime
+    assert file_sha256(path) == hashlib.sha256(b"second!").hexdigest()
