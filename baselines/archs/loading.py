@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError
-from abair.filekind import file_kind, preview
+from abair.filekind import file_kind, pickle_globals, preview, zip_uncompressed_size
 
 __all__ = [
-    "ARCHITECTURES", "ArchSpec", "read_checkpoint", "find_state_dict", "strip_common_prefix",
+    "ARCHITECTURES", "ArchSpec", "read_checkpoint", "check_archive_size", "find_state_dict", "strip_common_prefix",
     "check_keys", "guess_architecture", "infer_config", "load_architecture", "load_restormer", "load_promptir",
     "load_airnet", "load_mprnet", "load_uformer", "load_xrestormer", "load_idr",
 ]
@@ -40,6 +40,10 @@ __all__ = [
 CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
 PREFIXES = ("module.", "net.")
 _EXAMPLES = 3
+# torch.save stores tensors uncompressed, so a checkpoint archive expands to about its own size; a zip
+# bomb declares hundreds of times more. Allowed: ARCHIVE_RATIO x the file's size + ARCHIVE_MARGIN bytes.
+ARCHIVE_RATIO = 8
+ARCHIVE_MARGIN = 64 * 2**20
 
 
 # -------------------------------------------------------------------------------------- file reading
@@ -49,8 +53,9 @@ def read_checkpoint(path: str | Path) -> Any:
     """Read a checkpoint file safely (weights-only unpickling or safetensors) onto the CPU.
 
     A file that cannot be read so is refused with a message in this project's words: refused for
-    safety (a pickle naming a Python object to call, or a plain pickle), empty, truncated, or not a
-    checkpoint at all (text, an HTML page), always with the file's path.
+    safety (a pickle naming a Python object to call, or a plain pickle), an archive that would expand
+    beyond its budget (:func:`check_archive_size`, checked before torch reads anything), empty,
+    truncated, or not a checkpoint at all (text, an HTML page), always with the file's path.
     """
     import torch
 
@@ -64,32 +69,63 @@ def read_checkpoint(path: str | Path) -> Any:
             return load_file(str(p), device="cpu")
         except Exception as exc:  # safetensors raises its own error types for corrupt headers
             raise UserError(f"checkpoint {p} is not a readable safetensors file ({_why_unreadable(p, exc)})") from None
+    check_archive_size(p)
     try:
         return torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise UserError(explain_load_failure(p, exc)) from None
 
 
+def check_archive_size(path: str | Path, what: str = "checkpoint") -> None:
+    """Refuse (one-line :class:`UserError`) a zip archive (the torch.save format) whose members declare
+    more than :data:`ARCHIVE_RATIO` x its size on disk + :data:`ARCHIVE_MARGIN` bytes uncompressed, before
+    any of it is inflated: torch allocates what the archive declares. Other files pass unchecked."""
+    declared, size = zip_uncompressed_size(path), Path(path).stat().st_size
+    budget = ARCHIVE_RATIO * size + ARCHIVE_MARGIN
+    if declared is not None and declared > budget:
+        raise UserError(
+            f"{what} {path} was refused: its zip archive declares {declared / 2**20:,.1f} MiB uncompressed from "
+            f"{size / 2**20:,.1f} MiB on disk, over the budget of {budget / 2**20:,.1f} MiB ({ARCHIVE_RATIO}x the "
+            f"file + {ARCHIVE_MARGIN // 2**20} MiB; torch.save archives are not compressed, so this is a zip bomb "
+            "or a corrupt file); download it again from its source"
+        )
+
+
 _TRUST_HINT = ("if you trust the file, convert it once to safetensors (see docs/BASELINES.md) and pass that")
+# what torch's weights-only unpickler accepts besides torch's own names (when its list cannot be read)
+_PLAIN_GLOBALS = frozenset({"_codecs.encode", "builtins.bytearray", "builtins.complex", "builtins.set",
+                            "collections.Counter", "collections.OrderedDict"})
 
 
-def _refused_global(p: Path, text: str) -> str:
-    name = re.search(r"Unsupported global: GLOBAL (\S+)", text).group(1)
-    return (f"checkpoint {p} was refused for safety: it contains a Python object ({name}) that loading would "
-            f"import and call, and safe loading refuses to run code from a file; {_TRUST_HINT}")
+def _refused_globals(p: Path) -> list[str]:
+    """The objects the pickle in ``p`` would import that weights-only loading does not accept."""
+    try:  # torch's own list (private, so only trusted while it is there)
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        allowed = set(_get_allowed_globals()) | _PLAIN_GLOBALS
+        return [name for name in pickle_globals(p) if name not in allowed]
+    except (ImportError, AttributeError, TypeError):
+        return [name for name in pickle_globals(p) if name not in _PLAIN_GLOBALS and not name.startswith("torch.")]
 
 
-# (test on torch's error text and the file's kind, our explanation); the first that matches is used
-_LOAD_FAILURES: tuple[tuple[Callable[[str, str], bool], Callable[[Path, str], str]], ...] = (
-    (lambda text, kind: kind == "an empty file", lambda p, text: f"checkpoint {p} is empty (0 bytes); download or copy it again"),
-    (lambda text, kind: "Unsupported global: GLOBAL" in text, _refused_global),
-    (lambda text, kind: kind.startswith(("a text file", "an HTML page")),
+def _would_call(p: Path) -> str:
+    names = _refused_globals(p)
+    shown = ", ".join(names[:_EXAMPLES]) + (f" and {len(names) - _EXAMPLES} more" if len(names) > _EXAMPLES else "")
+    return (f"checkpoint {p} was refused for safety: it is a pickle that would call {shown} (only tensors are "
+            f"loaded, never code from a file); {_TRUST_HINT}")
+
+
+# (test on the file and torch's error text and the file's kind, our explanation); the first that matches is used
+_LOAD_FAILURES: tuple[tuple[Callable[[Path, str, str], bool], Callable[[Path, str], str]], ...] = (
+    (lambda p, text, kind: kind == "an empty file", lambda p, text: f"checkpoint {p} is empty (0 bytes); download or copy it again"),
+    (lambda p, text, kind: bool(_refused_globals(p)), lambda p, text: _would_call(p)),
+    (lambda p, text, kind: kind.startswith(("a text file", "an HTML page")),
      lambda p, text: f"checkpoint {p} is not a checkpoint but {file_kind(p)} (it starts '{preview(p)}'); "
                      "pass the .pth, .ckpt or .safetensors file itself"),
-    (lambda text, kind: "Weights only load failed" in text,
+    (lambda p, text, kind: kind == "a Python pickle",
      lambda p, text: f"checkpoint {p} was refused for safety: it is a plain Python pickle (not a torch.save archive "
                      f"of tensors), which can carry code, and safe loading reads only tensors; {_TRUST_HINT}"),
-    (lambda text, kind: kind.startswith("a zip archive"),
+    (lambda p, text, kind: kind.startswith("a zip archive"),
      lambda p, text: f"checkpoint {p} is truncated or corrupt: its zip archive cannot be read "
                      f"({p.stat().st_size} bytes); download it again"),
 )
@@ -99,7 +135,7 @@ def explain_load_failure(p: Path, exc: BaseException) -> str:
     """Why ``torch.load(p, weights_only=True)`` failed, in one line of our own (see :data:`_LOAD_FAILURES`)."""
     text, kind = str(exc), file_kind(p)
     for test, explain in _LOAD_FAILURES:
-        if test(text, kind):
+        if test(p, text, kind):
             return explain(p, text)
     return f"checkpoint {p} is not a readable PyTorch checkpoint ({_why_unreadable(p, exc)}); download it again"
 
