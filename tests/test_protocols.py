@@ -18,7 +18,7 @@ from skimage.metrics import structural_similarity
 
 from abair.errors import UserError
 from abair.imageops import tensor_to_uint8, uint8_to_tensor
-from bench.protocols import PROTOCOL_NAMES, Protocol, get_protocol, list_protocols
+from bench.protocols import PROTOCOL_NAMES, PSNR_MAX_DB, Protocol, get_protocol, list_protocols
 from bench.protocols.colour import rgb_to_y_bt601
 
 # ----------------------------------------------------------------------------- helpers (independent)
@@ -121,12 +121,27 @@ def test_y_bt601_integer_shift_closed_form():
 
 
 @pytest.mark.parametrize("protocol", [RGB, Y], ids=lambda p: p.name)
-def test_identical_images_give_inf_psnr_and_ssim_one(protocol):
+def test_identical_images_give_the_psnr_ceiling_and_ssim_one(protocol):
     clean = natural(0, 255)
     scores = protocol.score(clean / 255.0, clean)
-    assert isinstance(scores["psnr"], float) and scores["psnr"] == float("inf")
+    assert isinstance(scores["psnr"], float) and scores["psnr"] == PSNR_MAX_DB == 120.0
     assert scores["ssim"] == pytest.approx(1.0, abs=1e-12)
     assert list(scores) == ["psnr", "ssim"]
+
+
+@pytest.mark.parametrize("name", ["allinone-rgb", "y-bt601", "basicsr-y"])
+def test_a_perfect_restoration_scores_one_psnr_under_every_protocol_and_backend(name):
+    """Formerly 156 dB under allinone-rgb (float32 rounding of k/255) but inf under the lumas (MSE 0)."""
+    clean = natural(0, 255)
+    as_float32 = uint8_to_tensor(clean)[None]  # what a method returning the clean image hands back
+    cb = uint8_to_tensor(clean, dtype=torch.float64)[None]
+    for backend in ("skimage", "torch", "pyiqa"):
+        p = get_protocol(f"{name}@{backend}")
+        got = [p.score(clean / 255.0, clean)["psnr"], p.score(as_float32[0].permute(1, 2, 0).double().numpy(), clean)
+               ["psnr"], p.score_batch(as_float32, cb)[0]["psnr"], p.score_batch(cb, cb)[0]["psnr"]]
+        assert got == [PSNR_MAX_DB] * 4, (backend, got)
+    near = (clean.astype(np.int64) + (np.arange(clean.size) == 7).reshape(clean.shape)).clip(0, 255).astype(np.uint8)
+    assert 80 < get_protocol(name).score(near, clean)["psnr"] < PSNR_MAX_DB  # one level off: below the ceiling
 
 
 # ----------------------------------------------------------------------------- independent computations

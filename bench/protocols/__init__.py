@@ -14,8 +14,9 @@ at the plain name; any other (``@pyiqa``) is part of the spec.
 Image conventions (see :mod:`abair.imageops`): arrays are HxWx3 RGB, ``uint8`` 0..255 or float in
 [0, 1]; tensors are NCHW float in [0, 1].
 
-PSNR of two identical images is ``float('inf')`` (a float, so records stay numeric; CSV writes it
-as ``inf`` and pandas reads it back as ``inf``).
+PSNR is at most :data:`PSNR_MAX_DB` (120 dB) under every protocol and backend: the MSE is floored at
+``(1e-6 L)^2``, so a perfect restoration has one defined value whether its float32 rounding leaves
+an MSE of 1e-16 (RGB) or the 8-bit rounding leaves 0 (the lumas), and a mean over images stays finite.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-__all__ = ["BACKENDS", "PROTOCOL_NAMES", "RUNNER_BACKEND", "Protocol", "get_protocol", "list_protocols"]
+__all__ = ["BACKENDS", "PROTOCOL_NAMES", "PSNR_MAX_DB", "RUNNER_BACKEND", "Protocol", "get_protocol",
+           "list_protocols"]
 
 LIST_COMMAND = "abair-bench protocols list"
 
@@ -48,6 +50,13 @@ BACKENDS.register("pyiqa", "bench.protocols.pyiqa_backend:BACKEND",
 RUNNER_BACKEND = "torch"
 
 COLOURS = ("rgb", "y-bt601", "y-basicsr")
+
+#: the PSNR of a perfect restoration, and the most any image scores (dB): the MSE floored at
+#: ``(1e-6 L)^2``, L the data range. A float32 output equal to the clean image (rounding error at most
+#: 3e-8, about 150 dB) and an exact one (MSE 0, inf) both score this; an error of one 8-bit level on
+#: one of M values scores 48.13 + 10 log10(M) dB, below it for M < 1.5e7. Below the ceiling every
+#: backend's number is its library's own.
+PSNR_MAX_DB = 120.0
 SSIM_WINDOWS = ("uniform", "gaussian")
 
 
@@ -135,11 +144,16 @@ class Protocol:
         return self.name if self.backend == self.exact_backends[0] else f"{self.name}@{self.backend}"
 
     def settings(self) -> dict[str, Any]:
-        """Every field (plus ``spec`` and ``label``) as a JSON-serialisable dict, for the manifest."""
+        """Every field (plus ``spec`` and ``label``) as a JSON-serialisable dict, for the manifest; a
+        learned metric adds ``weights_sha256`` (its weight files' hashes, the only ones it scores with)."""
+        from .learned import weight_hashes
+
         out: dict[str, Any] = {"spec": self.spec, "label": self.label}
         out.update(dataclasses.asdict(self))
         out["metrics"] = list(self.metrics)
         out["exact_backends"] = list(self.exact_backends)
+        if hashes := weight_hashes(self.metrics):
+            out["weights_sha256"] = hashes
         return out
 
     # ---------------------------------------------------------------- scoring
@@ -187,7 +201,7 @@ class Protocol:
 
             restored, clean = (crop_to_multiple(a, self.score_crop_multiple) for a in (restored, clean))
         self._check_window(clean.shape[0], clean.shape[1])
-        return self._backend().score_arrays(self, _unit_float(restored), _unit_float(clean))
+        return _psnr_ceiling(self._backend().score_arrays(self, _unit_float(restored), _unit_float(clean)))
 
     def score_batch(self, restored: torch.Tensor, clean: torch.Tensor) -> list[dict[str, float]]:
         """Score a batch: NCHW float tensors in [0, 1] (or uint8 0..255) -> one ``{"psnr", "ssim"}``
@@ -209,7 +223,7 @@ class Protocol:
             top, left = (h % m) // 2, (w % m) // 2
             restored, clean = (t[..., top:top + h - h % m, left:left + w - w % m] for t in (restored, clean))
         self._check_window(restored.shape[2], restored.shape[3])
-        return self._backend().score_tensors(self, restored, clean)
+        return [_psnr_ceiling(scores) for scores in self._backend().score_tensors(self, restored, clean)]
 
     # ---------------------------------------------------------------- helpers
     def _backend(self):
@@ -223,6 +237,13 @@ class Protocol:
                 f"than the {self.ssim_size}x{self.ssim_size} SSIM window; SSIM needs at least "
                 f"{self.ssim_size + 2 * self.border} pixels per side"
             )
+
+
+def _psnr_ceiling(scores: dict[str, float]) -> dict[str, float]:
+    """``scores`` with PSNR at most :data:`PSNR_MAX_DB` (``inf`` and anything above it become it)."""
+    if "psnr" in scores and scores["psnr"] > PSNR_MAX_DB:
+        scores = {**scores, "psnr": PSNR_MAX_DB}
+    return scores
 
 
 def _unit_float(image: np.ndarray) -> np.ndarray:
