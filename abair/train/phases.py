@@ -308,6 +308,8 @@ def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, d
     sizes = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["model"].get("estimator", {}).items()}
     if sizes:
         cfg = dataclasses.replace(cfg, **sizes)
+    # the native-scale window it trains on is the one it is shown at test time (abair/model/estimator.py)
+    cfg = dataclasses.replace(cfg, window=int(block.get("crop", 128)))
     if not model.adapter_names:
         raise UserError("Phase III needs a model with adapters (run Phase II first)")
     _seeded(recipe, "estimator", *model.adapter_names)

@@ -38,10 +38,10 @@ SCHEMA: dict[str, Any] = {
     "data": {"clean": list, "train": dict, "stream": str, "synthesis": str, "workers": int, "prefetch": int,
              "skip_bad": bool},
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
-              "estimator": {"input_size": int, "widths": list, "depth": int}},
+              "estimator": {"input_size": int, "widths": list, "depth": int, "view": str, "max_crops": int}},
     "phase1": {**_OPTIM, "loss": str, "data": str, "aux_seg": bool, "seg_weight": float, "degradations": list},
     "phase2": {**_OPTIM, "loss": str, "soft_clean": float, "soft_radius": list, "per_adapter": dict},
-    "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float},
+    "phase3": {**_OPTIM, "mixed_fraction": float, "restoration_weight": float, "real_fraction": float},
     "add": {"adapters": list},
 }
 

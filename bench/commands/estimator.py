@@ -2,13 +2,14 @@
 
 The test sets are the single-degradation sets of a suite (or ``--datasets``) whose degradation has an
 adapter scored by the estimator ("the trained degradations"). For each degraded image (uint8 -> float
-[0, 1], full size; the estimator resizes it itself) the predicted class is the arg-max of
-``model.estimate``; the true class is the dataset's degradation. Nothing heavy at module level.
+[0, 1], at its native size; the estimator takes its own windows) the predicted class is the arg-max of
+``model.estimate``; the true class is the dataset's degradation. ``--sizes`` evaluates per input size on
+the mini suite's source images instead (:mod:`bench.estimator_sizes`). Nothing heavy at module level.
 """
 
 from __future__ import annotations
 
-from . import csv_list
+from . import csv_list, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -30,6 +31,15 @@ def add_parser(subparsers) -> None:
     ev.add_argument("--checkpoint", help="ABAIR model file (default: the embedded abair-tiny checkpoint)")
     ev.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     ev.add_argument("--data-root", help="folder holding real test sets (default $ABAIR_DATA)")
+    ev.add_argument("--sizes", metavar="S,S,...",
+                    help="instead of test sets: top-1 per input size on the mini suite's source images (crops of "
+                    "each size in pixels at 3 positions, 'full' for whole images), each degraded by every class "
+                    "the estimator scores, e.g. 128,256,384,full")
+    ev.add_argument("--view", choices=["crops", "resize"],
+                    help="override how the estimator sees an image larger than its window (default: the "
+                    "checkpoint's, 'crops' unless it says otherwise; 'resize' shrinks the whole image)")
+    ev.add_argument("--max-crops", type=positive_int, metavar="N",
+                    help="override the most native-scale windows scored per image (view 'crops')")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=eval_command)
 
@@ -113,6 +123,18 @@ def eval_command(args) -> int:
     from bench.datasets import DatasetOptions, get_dataset, resolve_names
 
     model, checkpoint = _load_model(args.checkpoint)
+    _override_view(model, args.view, args.max_crops)
+    if args.sizes is not None:
+        from bench.abair_methods import checkpoint_label
+        from bench.estimator_sizes import evaluate_sizes, format_sizes, parse_sizes
+
+        if args.datasets:
+            raise UserError("--sizes evaluates on the mini suite's source images; give it or --datasets, not both")
+        result = evaluate_sizes(model, parse_sizes(args.sizes), args.device)
+        result["view"] = model.estimator.cfg.to_json()
+        print(json.dumps({"checkpoint": checkpoint, **result}, indent=2) if args.json
+              else format_sizes(result, f"{checkpoint_label(checkpoint)} ({_view_text(model)})"))
+        return 0
     wanted = csv_list(args.datasets) if args.datasets else None
     names = resolve_names(None if wanted else args.suite, wanted)
     options = DatasetOptions(data_root=args.data_root)
@@ -132,3 +154,19 @@ def eval_command(args) -> int:
     print(json.dumps({"checkpoint": checkpoint, **result}, indent=2) if args.json
           else format_result(result, checkpoint))
     return 0
+
+
+def _override_view(model, view: str | None, max_crops: int | None) -> None:
+    """Replace the estimator's view settings for this evaluation (the checkpoint is not changed)."""
+    import dataclasses
+
+    changes = {k: v for k, v in (("view", view), ("max_crops", max_crops)) if v is not None}
+    if changes:
+        model.estimator.cfg = dataclasses.replace(model.estimator.cfg, **changes)
+
+
+def _view_text(model) -> str:
+    cfg = model.estimator.cfg
+    if cfg.view == "resize":
+        return f"view resize: whole image -> {cfg.input_size}x{cfg.input_size}"
+    return f"view crops: up to {cfg.max_crops} native-scale {cfg.window_size}x{cfg.window_size} windows"

@@ -228,7 +228,7 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   _mode(FIXED, "conv-lora"), "conv-lora", 4, FIXED),
     ProfileConfig("sw-conv-lora", "SW over 5 Conv-LoRA r4 adapters", "abair", _mode("sw", "conv-lora"),
                   "conv-lora", 4, "sw"),
-    ProfileConfig("estimator", "the degradation estimator alone (resize + CNN + softmax)", "estimator",
+    ProfileConfig("estimator", "the degradation estimator alone (native-scale windows + CNN + softmax)", "estimator",
                   _estimator, "lora", 4),
     ProfileConfig("restormer", "Restormer baseline, official size (26.1M), same input", "baseline",
                   _baseline("restormer")),

@@ -17,6 +17,12 @@ $B run --suite mini --out results/mini/run-8deg --save-images --no-progress --jo
 # 3. the estimator's accuracy on the single-degradation sets
 $B estimator eval --suite mini > results/mini/estimator-eval.txt
 $B estimator eval --suite mini --checkpoint $W/abair-tiny-8.safetensors > results/mini/estimator-eval-8deg.txt
+# ... and per input size on the source images (native-scale windows, and the older whole-image resize)
+$B estimator eval --sizes 128,256,384,full > results/mini/estimator-eval-sizes.txt
+$B estimator eval --sizes 128,256,384,full --view resize > results/mini/estimator-eval-sizes-resize.txt
+$B estimator eval --sizes 128,256,384,full --checkpoint $W/abair-tiny-8.safetensors > results/mini/estimator-eval-sizes-8deg.txt
+$B estimator eval --sizes 128,256,384,full --checkpoint $W/abair-tiny-8.safetensors --view resize \
+  > results/mini/estimator-eval-sizes-8deg-resize.txt
 # 4. the report (with the CPU throughput profile of the tiny preset)
 $B report --runs results/mini/run results/mini/run-8deg --profiles results/profile/cpu-tiny \
   --out results/mini/report.html --exports results/mini/tables
