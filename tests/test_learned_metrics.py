@@ -58,7 +58,8 @@ def test_lpips_is_not_computed_by_the_psnr_ssim_backends():
 
 
 def fake_weights(root) -> None:
-    """Random weights in the layout and with the keys of the real files (for the plumbing only)."""
+    """Random weights in the layout and with the keys of the real files (for the plumbing only: refused
+    unless their hashes are taken for the published ones)."""
     import torchvision
 
     (root / "pyiqa").mkdir(parents=True)
@@ -68,9 +69,12 @@ def fake_weights(root) -> None:
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), root / "checkpoints" / "alexnet-owt-7be5be79.pth")
 
 
-def test_lpips_scores_from_local_weights_without_any_download(tmp_path, no_network):
+def test_lpips_scores_from_local_weights_without_any_download(tmp_path, no_network, monkeypatch):
     pytest.importorskip("pyiqa")
+    from test_learned_weights import accept_as_published
+
     fake_weights(tmp_path)
+    accept_as_published(monkeypatch, tmp_path)  # random weights pass the published-hash check only so
     learned.set_weights_dir(str(tmp_path))
     protocol = get_protocol("lpips", default_backend="torch")
     assert (protocol.spec, protocol.backend, protocol.metrics) == ("lpips", "pyiqa", ("lpips",))

@@ -14,7 +14,8 @@ What it calls and how it differs from the scikit-image reference (measured in
   the same BT.601 formula, but with the weights of a float32 tensor (65.481 becomes
   65.48100280761719...), so Y differs from MATLAB's and BasicSR's by up to ~1e-3 levels and its
   rounding from MATLAB's on a few RGB triples (counted in docs/PROTOCOLS.md).
-- LPIPS (the ``lpips`` protocol): pyiqa's LPIPS network from local weights (:mod:`.learned`).
+- LPIPS (the ``lpips`` protocol): pyiqa's LPIPS function from local, checked weights (:mod:`.learned`),
+  on a network assembled from pyiqa's layers so that no file is unpickled by pyiqa or torchvision.
 - SSIM: ``pyiqa.archs.ssim_arch.ssim`` with an explicit float64 window (uniform, or a Gaussian
   built like scipy's) and no downsampling. Two things pyiqa cannot switch off or on:
   it clamps the contrast-structure term at 0 (``relu``), which changes SSIM only where the
@@ -136,9 +137,9 @@ class PyiqaBackend(BatchedBackend):
         if importlib.util.find_spec("pyiqa") is None:
             return f"the pyiqa metric backend needs pyiqa, which is not installed; run: {INSTALL_HINT}"
         if protocol is not None and "lpips" in protocol.metrics:
-            from .learned import missing_weights
+            from .learned import weights_problem
 
-            return missing_weights("lpips")
+            return weights_problem("lpips")
         return None
 
     def deviation(self, protocol: Protocol) -> str:
