@@ -5,7 +5,8 @@ Per table ``<id>`` (``1``...``5``, ``6a``, ``6b``, ``7``, ``8``) :func:`export_t
 - ``table-<id>.csv``: the paper's shape: ``row``, ``source`` (paper / run / delta), one column per
   cell (``Rain100L PSNR``...), values unrounded;
 - ``table-<id>-cells.csv``: one line per filled cell with the bootstrap interval (``ci_low``,
-  ``ci_high``), the image count ``n``, the dataset and protocol it was scored on;
+  ``ci_high``), the image count ``n``, the dataset and protocol it was scored on, and ``partial``
+  (``"3 of 100"`` where a run cell covers fewer images than the set has, else empty);
 - ``table-<id>.md`` and ``table-<id>.tex``: PSNR with 2 decimals, SSIM 3, best **bold** and second
   underlined (within the paper's rows and within ours, separately), our cells ``mean ± half-width``
   of the interval, Δ rows signed.
@@ -48,6 +49,9 @@ def cell_text(table: BuiltTable, label: str, key: tuple[str, str]) -> tuple[str,
         low, high = float(table.low.loc[label, key]), float(table.high.loc[label, key])
         if math.isfinite(low) and math.isfinite(high):
             extra = "± " + format_number((high - low) / 2, key[1])
+        if (label, key[0]) in table.partial:  # fewer images than the set has: say how many
+            n, total = table.partial[(label, key[0])]
+            extra = f"{extra} ({n} of {total})".strip()
     return main, extra
 
 
@@ -88,9 +92,11 @@ def cells_frame(table: BuiltTable) -> pd.DataFrame:
                 "n": float(table.n.loc[label, key]),
                 "dataset": origin.dataset if origin else "",
                 "protocol": table.protocols.get(key[0], "") if origin else "",
+                "partial": "{} of {}".format(*table.partial[(label, key[0])]) if (label, key[0]) in table.partial
+                else "",
             })
     return pd.DataFrame(rows, columns=["row", "source", "column", "metric", "value", "ci_low", "ci_high", "n",
-                                       "dataset", "protocol"])
+                                       "dataset", "protocol", "partial"])
 
 
 def to_markdown(table: BuiltTable) -> str:

@@ -59,7 +59,17 @@ class Runs:
         return df[df["protocol"] == df["dataset"].map(chosen)]
 
     def image_path(self, run: str, method: str, dataset: str, image_id: str) -> Path:
-        return self.dirs[run] / "images" / method / dataset / f"{image_id}.png"
+        """Where ``run --save-images`` saved this restoration (see :func:`bench.store.image_path`)."""
+        from bench.store import IMAGES, image_path
+
+        return image_path(self.dirs[run] / IMAGES, method, dataset, image_id)
+
+    def coverage(self) -> pd.DataFrame:
+        """Images scored of the set's documented size per (run, method, dataset): columns ``run``,
+        ``method``, ``dataset``, ``n``, ``N``, ``complete`` (:func:`bench.report.coverage.coverage_table`)."""
+        from .coverage import coverage_table
+
+        return coverage_table(self.records, self.manifests)
 
     def methods(self) -> list[tuple[str, str]]:
         """(run, method) pairs in the order they first appear."""

@@ -9,7 +9,8 @@ two small tables in the paper, here ``6a`` (pre-training) and ``6b`` (LoRA rank)
 into a :class:`BuiltTable` in the paper's shape: the paper's reference rows first, then one row per
 (run, method) with the mean of its per-image values and a bootstrap interval, each followed by a
 ``Δ`` row (ours minus the paper) where the method reproduces a paper row and the column was scored
-on the real test set (never on the mini suite, whose images are not the paper's). The Average's Δ
+on the complete real test set (never on the mini suite, whose images are not the paper's, nor on a
+partial set: such cells show "n of N" instead, :mod:`bench.report.coverage`). The Average's Δ
 is taken against the paper's rule applied to the paper's own cells, so a run equal to the paper
 cell for cell shows 0; where the printed Average disagrees with its cells a note gives both.
 
@@ -229,6 +230,9 @@ class BuiltTable:
     origins: dict[str, ColumnOrigin | None]  # column label -> where its run values come from
     protocols: dict[str, str] = field(default_factory=dict)  # column label -> protocol spec used
     notes: list[str] = field(default_factory=list)
+    #: (row label, column label) -> (n, N) for run cells over fewer images than the set's documented
+    #: size (an Average: the sums over its columns); they get no Δ (bench/report/coverage.py)
+    partial: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
     def rows(self, kind: str) -> list[str]:
         return [label for label in self.values.index if self.kinds[label] == kind]
@@ -319,9 +323,10 @@ def _run_cells(spec: TableSpec, keys, per_col: dict, avg_cols, boot: dict):
 
 
 def _delta_cells(spec: TableSpec, cells: dict, ref: dict, ref_label: str, origins: dict, avg_cols,
-                 notes: list[str]) -> dict:
-    """Run minus paper, cell by cell, on real-set columns only (the Average: against the paper's rule
-    applied to the paper's own cells; see :func:`_paper_average_target`)."""
+                 notes: list[str], partial_cols: set[str] = frozenset()) -> dict:
+    """Run minus paper, cell by cell, on complete real-set columns only (the Average: against the
+    paper's rule applied to the paper's own cells; see :func:`_paper_average_target`). A column in
+    ``partial_cols`` (fewer images than the set's size) gets no Δ, nor does an Average over it."""
     import numpy as np
 
     deltas = {}
@@ -329,6 +334,8 @@ def _delta_cells(spec: TableSpec, cells: dict, ref: dict, ref_label: str, origin
         is_avg = bool(spec.average) and col == spec.average.label
         over = [c.label for c in avg_cols] if is_avg else [col]
         if not all(origins.get(x) is not None and origins[x].suite == "real" for x in over):
+            continue
+        if any(x in partial_cols for x in over):
             continue
         target = ref.get((col, metric), np.nan)
         if is_avg:
@@ -346,9 +353,12 @@ def _column_protocols(records: pd.DataFrame, origins: dict) -> dict[str, str]:
 
 
 def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: dict, origins: dict,
-              notes: list[str], boot: dict) -> None:
-    """Put one row per (run, method) with data in this table, and its Δ row where the paper has one."""
+              notes: list[str], boot: dict, partial: dict) -> None:
+    """Put one row per (run, method) with data in this table, and its Δ row where the paper has one
+    and the columns are complete; ``partial`` receives ``(row, column) -> (n, N)`` of partial cells."""
     import numpy as np
+
+    from .coverage import expected_count
 
     avg_cols = spec.average_columns()
     recs = records if not spec.run_methods_only else records[records["method"].isin(spec.run_methods_only)]
@@ -364,7 +374,7 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
         info = run_method_info(method)
         if info.get("tables") and spec.id not in info["tables"]:
             continue  # a published baseline shows in the paper tables it has a row in
-        per_col = {}
+        per_col, coverage = {}, {}
         for label, origin in origins.items():
             if info.get("tasks") and column_task[label] not in info["tasks"]:
                 continue  # a per-task release fills its task's columns only
@@ -372,18 +382,33 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
                 g = grouped.get((run, method, origin.dataset, metric.lower()))
                 if g is not None and len(g):
                     per_col[(label, metric)] = g["value"].to_numpy(dtype=float)
+                    total = expected_count(origin.dataset)
+                    if total is not None and g["image_id"].nunique() < total:
+                        coverage[label] = (int(g["image_id"].nunique()), total)
         cells, low, high, n = _run_cells(spec, rows.keys, per_col, avg_cols, boot)
         if not cells:
             continue
         label = _row_key(run, method, duplicated)
         rows.put(label, RUN, cells, low, high, n)
+        for col, n_of in coverage.items():
+            partial[(label, col)] = n_of
+        if spec.average and coverage and any(c.label in coverage for c in avg_cols):
+            full = {c.label: coverage.get(c.label) or (len(per_col.get((c.label, "PSNR"), ())),) * 2
+                    for c in avg_cols}
+            partial[(label, spec.average.label)] = (sum(v[0] for v in full.values()),
+                                                    sum(v[1] for v in full.values()))
         ref = paper_cells.get((info.get("method"), info.get("variant") or ""))
         if ref is None:
             continue
         ref_label = next(r.printed for r in spec.rows if (r.method, r.variant) == (info["method"], info.get("variant") or ""))
-        deltas = _delta_cells(spec, cells, ref, ref_label, origins, avg_cols, notes)
+        deltas = _delta_cells(spec, cells, ref, ref_label, origins, avg_cols, notes, set(coverage))
         if any(np.isfinite(v) for v in deltas.values()):
             rows.put(f"Δ {label} − {ref_label}", DELTA, deltas)
+        real_partial = [c for c in coverage if origins[c].suite == "real"]
+        if real_partial:
+            notes.append(f"{label}: partial on " + ", ".join(f"{c} ({coverage[c][0]} of {coverage[c][1]} images)"
+                                                          for c in real_partial)
+                         + "; no Δ to the paper is computed from a partial set")
 
 
 def _table_notes(spec: TableSpec, records, rows: _Rows, origins: dict) -> list[str]:
@@ -432,12 +457,14 @@ def build_table(
     origins = {c.label: _column_origin(c, datasets) for c in all_cols}
     protocols = _column_protocols(records, origins) if has_records else {}
     delta_notes: list[str] = []
+    partial: dict[tuple[str, str], tuple[int, int]] = {}
     if has_records:
         boot = dict(n_boot=n_boot, confidence=confidence, seed=seed, method=ci_method)
-        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot)
+        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot, partial)
     notes = delta_notes + _table_notes(spec, records, rows, origins)
     f = rows.frames()
-    return BuiltTable(spec, f["values"], f["low"], f["high"], f["n"], rows.kinds, origins, protocols, notes)
+    return BuiltTable(spec, f["values"], f["low"], f["high"], f["n"], rows.kinds, origins, protocols, notes,
+                      partial)
 
 
 def _paper_average_target(spec: TableSpec, ref_label: str, metric: str, printed: float,
