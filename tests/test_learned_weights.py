@@ -122,6 +122,19 @@ def test_a_file_that_is_no_weights_file_is_named_with_what_it_is(tmp_path, alexn
     assert message.endswith(f"download {learned.WEIGHT_FILES['lpips'][0].url} to {root / HEADS}")
 
 
+def test_a_file_holding_no_state_dict_or_unreadable_is_named(tmp_path, alexnet_file, monkeypatch):
+    root = weights_dir(tmp_path, alexnet_file)
+    torch.save([torch.zeros(1)], root / HEADS)
+    assert f"metric weights {root / HEADS} hold a list, not a state dict of tensors; download" in refusal(root)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(torch, "load", denied)
+    learned.set_weights_dir(None)
+    assert f"metric weights {root / HEADS} cannot be read (Permission denied); download" in refusal(root)
+
+
 @pytest.mark.parametrize(("changes", "what"), [
     ({"lin4.model.1.weight": None}, "1 key(s) missing (lin4.model.1.weight)"),
     ({"lin5.model.1.weight": torch.rand(1, 8, 1, 1)}, "1 unexpected key(s) (lin5.model.1.weight)"),

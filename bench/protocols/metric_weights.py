@@ -70,6 +70,8 @@ def _what_it_is(path: Path, exc: BaseException) -> str:
     """What the file is, for one that ``torch.load(weights_only=True)`` did not read."""
     from baselines.archs.loading import _refused_globals, first_sentence  # the checkpoints' loader's
 
+    if isinstance(exc, OSError):  # unreadable (permissions, a device error): its first bytes say nothing
+        return f"cannot be read ({exc.strerror or first_sentence(exc)})"
     kind = file_kind(path)
     names = _refused_globals(path) if kind != "an empty file" else []
     if names:
