@@ -7,6 +7,11 @@ lowest value on an axis sits on the second circle (radius ``2 / circles``) and t
 outermost (radius 1); values in between are placed linearly. An axis on which every method scores
 the same puts them all on the outermost circle.
 
+Every task axis that any plotted method was scored on is kept. A method without a value on an axis
+(not scored there, or skipped because it has no adapter or weights for that task) is drawn with a gap
+at that corner (its line stops, its points stay, its polygon is not filled), and :func:`missing_axes`
+lists what is missing so the caption can name it and why.
+
 Drawn with matplotlib's Agg canvas (no display, no pyplot state); saved as PNG and SVG.
 """
 
@@ -85,8 +90,9 @@ def paper_radar_data() -> tuple[pd.DataFrame, dict[str, str]]:
 def run_radar_data(tables: dict) -> tuple[pd.DataFrame, dict[str, str]]:
     """Our runs' PSNR means on the task axes present, from built Tables 1, 4 and 5.
 
-    ``tables``: table id -> :class:`bench.report.tables.BuiltTable`. Only axes that every plotted
-    method covers are kept (a polygon needs all its corners); methods = the run rows.
+    ``tables``: table id -> :class:`bench.report.tables.BuiltTable`. Every axis that at least one run
+    row was scored on is kept (a method without a value there is drawn with a gap); methods = the run
+    rows with at least one value. The axis labels name the dataset on their second line.
     """
     import pandas as pd
 
@@ -97,6 +103,7 @@ def run_radar_data(tables: dict) -> tuple[pd.DataFrame, dict[str, str]]:
     metric = meta["metric"]
     columns: dict[str, pd.Series] = {}
     groups: dict[str, str] = {}
+    datasets: dict[str, str] = {}
     for g in meta["groups"]:
         built = tables.get(g["table"])
         if built is None:
@@ -108,12 +115,26 @@ def run_radar_data(tables: dict) -> tuple[pd.DataFrame, dict[str, str]]:
                 continue
             axis = _axis_label(c.header, origin.dataset)
             columns[axis] = built.values.loc[labels, (c.label, metric)].astype(float)
-            groups[axis] = g["name"]
+            groups[axis], datasets[axis] = g["name"], origin.dataset
     if not columns:
         return pd.DataFrame(), {}
     frame = pd.DataFrame(columns)
-    frame = frame.dropna(axis=1, how="any")
+    frame = frame.dropna(axis=1, how="all").dropna(axis=0, how="all")
+    frame.attrs["datasets"] = {a: datasets[a] for a in frame.columns}  # axis label -> the set it was scored on
     return frame, {a: groups[a] for a in frame.columns}
+
+
+def missing_axes(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """``{method: [axis, ...]}`` for every row of ``frame`` without a value on some axis (the axis
+    labels as in ``frame``'s columns)."""
+    import numpy as np
+
+    out = {}
+    for method, row in frame.iterrows():
+        gaps = [str(a) for a, v in row.items() if not np.isfinite(float(v))]
+        if gaps:
+            out[str(method)] = gaps
+    return out
 
 
 def radar_figure(frame: pd.DataFrame, groups: dict[str, str], *, title: str = "",
@@ -143,17 +164,22 @@ def radar_figure(frame: pd.DataFrame, groups: dict[str, str], *, title: str = ""
         colour = GROUP_COLOURS.get(groups.get(axis, ""), "#eeeeee")
         ax.bar(theta[i], 1.0, width=width, bottom=0, color=colour, alpha=0.6, linewidth=0, zorder=0)
     ax.set_xticks(theta)
-    ranges = [f"{frame[a].astype(float).min():.2f}–{frame[a].astype(float).max():.2f}" for a in axes_labels]
+    ranges = [f"{frame[a].astype(float).min():.2f}–{frame[a].astype(float).max():.2f}"
+              if frame[a].notna().any() else "no value" for a in axes_labels]
     ax.set_xticklabels([f"{a}\n{r}" for a, r in zip(axes_labels, ranges, strict=True)], fontsize=8)  # the axis's range
     ax.tick_params(axis="x", pad=14)
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf"]
     closed = np.append(theta, theta[0])
+    styles = ["-", "--", ":", "-."]
     for j, (method, row) in enumerate(radii.iterrows()):
-        r = row.to_numpy(dtype=float)
-        colour = palette[j % len(palette)]
-        ax.plot(closed, np.append(r, r[0]), color=colour, linewidth=2, label=str(method), zorder=3)
-        ax.fill(closed, np.append(r, r[0]), color=colour, alpha=0.08, zorder=2)
+        r = np.append(row.to_numpy(dtype=float), row.to_numpy(dtype=float)[0])
+        colour, style = palette[j % len(palette)], styles[(j // len(palette)) % len(styles)]
+        # a missing value (nan) breaks the line there: the gap shows the axis the method has no value on
+        ax.plot(closed, r, color=colour, linewidth=2, linestyle=style, marker="o", markersize=3,
+                label=str(method), zorder=3)
+        if np.isfinite(r).all():
+            ax.fill(closed, r, color=colour, alpha=0.08, zorder=2)
     handles = [Patch(color=GROUP_COLOURS[g], label=g) for g in dict.fromkeys(groups.values()) if g in GROUP_COLOURS]
     fig.legend(*ax.get_legend_handles_labels(), loc="upper right", fontsize=8, frameon=False, title="method")
     if handles:
