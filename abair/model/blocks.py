@@ -31,6 +31,19 @@ def channels_last_like(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last)
 
 
+def depthwise(channels: int, bias: bool) -> nn.Conv2d:
+    """A 3x3 depth-wise convolution whose weight (C, 1, 3, 3) is stored with channels-last strides.
+
+    The bytes are those of the default layout (the size-1 axis makes the two orders the same memory);
+    only the strides differ: (9, 1, 3, 1) are the strides its gradient arrives with in training, where
+    every depth-wise convolution reads channels-last activations (a block's 1x1 projection of the
+    :class:`LayerNorm2d` output, an NHWC view). With the default (9, 9, 3, 1), DDP's gradient buckets,
+    laid out like the parameters, did not match the gradients ("Grad strides do not match bucket view
+    strides"). Values, initialisation and every result are unchanged."""
+    return nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=bias).to(
+        memory_format=torch.channels_last)
+
+
 class LayerNorm2d(nn.Module):
     """LayerNorm over channels of an NCHW tensor (each pixel normalised across its C values).
 
@@ -65,7 +78,7 @@ class ChannelAttention(nn.Module):
         self.heads = heads
         self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
         self.qkv = Projection(dim, dim * 3, bias, "qkv")
-        self.qkv_dw = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=bias)
+        self.qkv_dw = depthwise(dim * 3, bias)
         self.proj = Projection(dim, dim, bias, "attn_out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +132,7 @@ class GatedFFN(nn.Module):
         super().__init__()
         hidden = int(dim * expansion)
         self.proj_in = Projection(dim, hidden * 2, bias, "ffn_in")
-        self.dw = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=bias)
+        self.dw = depthwise(hidden * 2, bias)
         self.proj_out = Projection(hidden, dim, bias, "ffn_out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +153,14 @@ class GatedFFN(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Restormer block at width ``dim``: pre-norm MDTA and GDFN, each with a residual connection."""
+    """Restormer block at width ``dim``: pre-norm MDTA and GDFN, each with a residual connection.
+
+    ``checkpointing`` (off by default; :func:`set_checkpointing`): with gradients enabled, the block
+    keeps only its input for the backward pass and runs its forward again there
+    (``torch.utils.checkpoint``, non-reentrant), under the adapter blend that was active in the
+    forward pass. The same values and gradients; activation memory of one block at a time."""
+
+    checkpointing = False
 
     def __init__(self, dim: int, heads: int, expansion: float, bias: bool = False, norm_bias: bool = True):
         super().__init__()
@@ -150,8 +170,36 @@ class TransformerBlock(nn.Module):
         self.ffn = GatedFFN(dim, expansion, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.checkpointing and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+
+            state = self.attn.qkv.state  # the model's shared blend, reset when its context exits
+            blend = (state.names, state.weights, state.per_image_merge)
+            return checkpoint(self._blended, x, blend, use_reentrant=False)
+        return self._body(x)
+
+    def _blended(self, x: torch.Tensor, blend: tuple) -> torch.Tensor:
+        """``_body`` under ``blend`` (names, weights, per-image merge), the previous blend restored after."""
+        state = self.attn.qkv.state
+        previous = (state.names, state.weights, state.per_image_merge)
+        state.names, state.weights, state.per_image_merge = blend
+        try:
+            return self._body(x)
+        finally:
+            state.names, state.weights, state.per_image_merge = previous
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
+
+
+def set_checkpointing(module: nn.Module, on: bool = True) -> int:
+    """Turn activation checkpointing of every :class:`TransformerBlock` inside ``module`` on or off;
+    returns how many blocks were set."""
+    found = [m for m in module.modules() if isinstance(m, TransformerBlock)]
+    for block in found:
+        block.checkpointing = bool(on)
+    return len(found)
 
 
 def blocks(n: int, dim: int, heads: int, expansion: float, bias: bool, norm_bias: bool) -> nn.Sequential:

@@ -158,12 +158,13 @@ PHASES = {"1": "phase1", "2": "phase2", "3": "phase3"}
 
 
 def bench_data(recipe: dict, phase: str, crop: int | None = None, batch: int | None = None, workers: int = 0,
-               synthesis: str = "workers", device: str | torch.device = "cpu", steps: int = 10, warmup: int = 2,
+               synthesis: str = "auto", device: str | torch.device = "cpu", steps: int = 10, warmup: int = 2,
                adapter: str | None = None, data=None, step: bool = True,
                per_degradation: bool = False) -> BenchResult:
     """Measure the pipeline and the step of ``phase`` (``1``/``2``/``3`` or ``phaseN``) as the recipe
-    builds them, at ``crop`` and global ``batch`` (default: the recipe's). ``adapter``: the Phase-II
-    adapter (default: the recipe's first). ``step=False`` skips the step measurement."""
+    builds them, at ``crop`` and global ``batch`` (None: the recipe's; 0 or less is an error).
+    ``synthesis``: ``auto``/``workers``/``device`` (the result names the one used). ``adapter``: the
+    Phase-II adapter (default: the recipe's first). ``step=False`` skips the step measurement."""
     phase = PHASES.get(str(phase), str(phase))
     if phase not in PHASES.values():
         raise UserError(f"phase must be 1, 2 or 3, got '{phase}'")
@@ -171,20 +172,30 @@ def bench_data(recipe: dict, phase: str, crop: int | None = None, batch: int | N
         raise UserError(f"steps must be >= 1 and warm-up >= 0, got {steps} and {warmup}")
     device = torch.device(device)
     block = recipe[phase]
-    crop = int(crop or block.get("crop", 64))
-    batch = int(batch or block["batch"])
+    crop = int(block.get("crop", 64) if crop is None else crop)
+    batch = int(block["batch"] if batch is None else batch)
     adapter = adapter or recipe["model"]["adapters"][0]
     if crop % 8 or crop < 8 or batch < 1:
         raise UserError(f"crop must be a positive multiple of 8 and batch >= 1, got crop {crop}, batch {batch}")
     if recipe.get("threads", 0) > 0 and device.type == "cpu":
         torch.set_num_threads(int(recipe["threads"]))
     data_obj = _phase_data(recipe, phase, crop, adapter, data, int(recipe.get("seed", 0)))
+    from .data import resolve_synthesis
+
+    synthesis = resolve_synthesis(synthesis, device, data_obj.order)
     pipeline = _time_pipeline(data_obj, batch, device, workers, synthesis, steps, warmup)
     step_rate = None
     if step:
         step_rate = _time_step(recipe, phase, adapter, data_obj.batch(0, 0, batch), device, steps, warmup)
     costs = synthesis_cost(crop, device) if per_degradation else {}
     return BenchResult(phase, crop, batch, workers, synthesis, str(device), steps, pipeline, step_rate, costs)
+
+
+def rate(samples_s: float) -> str:
+    """A rate in samples/s with 3 significant digits (``0.0291``, ``12.3``, ``1234``), never rounded to 0."""
+    if samples_s >= 99.95:
+        return f"{samples_s:.0f}"
+    return f"{samples_s:#.3g}"
 
 
 def advice(result: BenchResult, cores: int) -> str:

@@ -10,7 +10,8 @@ would, and the worker count never changes a batch. Two streams exist (recipe key
   (every draw of the degradation operators; ``soft`` for :func:`soften`). Rank ``r`` of ``w``
   takes samples ``r*n/w ... (r+1)*n/w - 1``, so the global batch is the same whatever the number
   of processes, and synthesis can run anywhere (``data.synthesis``: ``workers`` on the CPU in the
-  loader's worker processes, or ``device``: batched on the training device in the main process).
+  loader's worker processes, or ``device``: batched on the training device in the main process;
+  ``auto``, the default: ``device`` on CUDA, ``workers`` on the CPU, :func:`resolve_synthesis`).
 - ``rank``: one generator per rank and step, ``make_generator(seed_from_string("abair-train", seed,
   stream, rank, s))``, drawing every crop then every degradation in order: the stream the embedded
   ``tiny`` weights were trained with (kept so that its recipe reproduces them byte for byte). It
@@ -61,7 +62,21 @@ from abair.errors import UserError
 from .sources import ArraySource, ImageSource, PairSource
 
 STREAMS = ("sample", "rank")
-SYNTHESIS = ("workers", "device")
+SYNTHESIS = ("auto", "workers", "device")
+
+
+def resolve_synthesis(synthesis: str, device: torch.device | str, order: str = "sample") -> str:
+    """Where a batch is degraded, ``workers`` or ``device``, for the recipe's ``data.synthesis``:
+    ``auto`` (the default) is ``device`` on a CUDA device with the ``sample`` stream (the GPU degrades
+    the batch, the loader workers only decode and crop) and ``workers`` otherwise (on the CPU,
+    synthesis "on the device" would run in the training process, serialised with the step)."""
+    if synthesis not in SYNTHESIS:
+        from abair.errors import unknown_name
+
+        raise unknown_name("data.synthesis", synthesis, SYNTHESIS)
+    if synthesis != "auto":
+        return synthesis
+    return "device" if torch.device(device).type == "cuda" and order == "sample" else "workers"
 
 #: Phase I ``task-only`` without real pairs: the settings of the task test sets (mini suite and
 #: the paper's five/eight tasks); a list means "one value drawn uniformly per image".

@@ -4,7 +4,7 @@ One item of the :class:`StepBatches` dataset is one step's batch for one rank, b
 the phase data object (:mod:`abair.train.data`) from ``(seed, step, sample indices)``; so the batch
 of a step is the same with 0, 1 or N workers, in any order the workers finish, and after a resume.
 
-Synthesis (recipe ``data.synthesis``):
+Synthesis (recipe ``data.synthesis``; ``auto``: ``device`` on CUDA, ``workers`` on the CPU):
 
 - ``workers``: the worker processes crop *and* degrade; the training process only moves the batch
   to the device;
@@ -67,12 +67,11 @@ def _worker_init(_: int) -> None:
 
 
 def make_loader(data, start: int, steps: int, rank: int, n: int, device: torch.device, workers: int,
-                synthesis: str = "workers", prefetch: int = 2) -> torch.utils.data.DataLoader:
+                synthesis: str = "auto", prefetch: int = 2) -> torch.utils.data.DataLoader:
     """The loader of steps ``start .. steps - 1`` (no collation: each item is already a batch)."""
-    if synthesis not in ("workers", "device"):
-        from abair.errors import unknown_name
+    from .data import resolve_synthesis
 
-        raise unknown_name("data.synthesis", synthesis, ("workers", "device"))
+    synthesis = resolve_synthesis(synthesis, device, getattr(data, "order", "sample"))
     if workers < 0:
         raise UserError(f"the number of data workers must be >= 0, got {workers}")
     on_device = synthesis == "device" and hasattr(data, "synthesize")
@@ -84,7 +83,7 @@ def make_loader(data, start: int, steps: int, rank: int, n: int, device: torch.d
 
 
 def iterate_batches(data, start: int, steps: int, rank: int, n: int, device: torch.device, workers: int,
-                    synthesis: str = "workers", prefetch: int = 2,
+                    synthesis: str = "auto", prefetch: int = 2,
                     channels_last: bool = False) -> Iterator[tuple[int, dict, float, float]]:
     """``(step, batch, data_wait_s, synth_s)`` for every step from ``start`` (see the module docstring)."""
     loader = make_loader(data, start, steps, rank, n, device, workers, synthesis, prefetch)

@@ -11,6 +11,12 @@ on batches ``data.batch(step, rank, n)`` (see :mod:`abair.train.data`):
 - AMP on CUDA only: bf16 autocast (no scaler) or fp16 autocast with a ``GradScaler``; fp32 on CPU;
 - DDP when launched by ``torchrun`` (``WORLD_SIZE`` > 1): gloo on CPU, NCCL on CUDA; ``batch`` is
   the global batch, split evenly over the ranks (an uneven split is an error);
+- gradient accumulation: ``accumulate`` = N splits each rank's batch into N equal micro-batches,
+  each forward/backward on one with its loss scaled by 1/N (DDP synchronises only the last one's
+  gradients), then one clip and one update: the same update as the whole batch at once, up to float
+  rounding, in 1/N of the activation memory. Steps, logs and checkpoints count optimiser steps;
+- ``checkpointing``: activation checkpointing of every transformer block
+  (:func:`abair.model.blocks.set_checkpointing`): the same gradients, less memory, one more forward;
 - a checkpoint every ``checkpoint_every`` steps and at the end, written atomically (a temporary
   directory renamed into ``workdir/state/step-XXXXXXXX``; the two newest are kept): the objective's
   tensors (``model.safetensors``), the optimiser's tensors (``optim.safetensors``) and, in
@@ -68,7 +74,9 @@ class LoopConfig:
 
     ``workers`` None: :func:`abair.train.loader.default_workers`. ``channels_last``: model and image
     batches in NHWC memory order; ``compile``: ``torch.compile`` the objective (both off by default:
-    they change float rounding, never the data)."""
+    they change float rounding, never the data). ``accumulate``: micro-batches per optimiser step
+    (``batch`` stays the global batch of one update); ``checkpointing``: recompute each transformer
+    block's activations in the backward pass instead of keeping them."""
 
     steps: int
     batch: int
@@ -85,21 +93,24 @@ class LoopConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     progress: bool = True
     workers: int | None = None
-    synthesis: str = "workers"
+    synthesis: str = "auto"
     prefetch: int = 2
     channels_last: bool = False
     compile: bool = False
+    accumulate: int = 1
+    checkpointing: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: dict, phase: str, progress: bool = True) -> LoopConfig:
         block, data = recipe[phase], recipe.get("data", {})
         keys = ("steps", "batch", "lr", "min_lr", "weight_decay", "warmup", "grad_clip", "checkpoint_every",
-                "log_every")
+                "log_every", "accumulate")
         return cls(**{k: block[k] for k in keys if k in block}, amp=recipe.get("amp", "auto"),
                    threads=int(recipe.get("threads", 0)), seed=int(recipe.get("seed", 0)), progress=progress,
-                   workers=data.get("workers"), synthesis=data.get("synthesis", "workers"),
+                   workers=data.get("workers"), synthesis=data.get("synthesis", "auto"),
                    prefetch=int(data.get("prefetch", 2)), channels_last=bool(recipe.get("channels_last", False)),
-                   compile=bool(recipe.get("compile", False)))
+                   compile=bool(recipe.get("compile", False)),
+                   checkpointing=bool(recipe.get("checkpointing", False)))
 
 
 def lr_at(step: int, cfg: LoopConfig) -> float:
@@ -317,6 +328,7 @@ class _Run:
     start: int
     seconds: float
     acc: dict
+    ddp: Any = None  # the DistributedDataParallel wrapper (for no_sync), None on one process
 
 
 def _setup(objective: nn.Module, cfg: LoopConfig, workdir: Path, resume: bool, device: torch.device,
@@ -328,9 +340,16 @@ def _setup(objective: nn.Module, cfg: LoopConfig, workdir: Path, resume: bool, d
     if cfg.batch % info.world:
         raise UserError(f"{name}: the global batch {cfg.batch} does not split over {info.world} processes; "
                         "use a multiple of the process count")
+    if cfg.accumulate < 1 or (cfg.batch // info.world) % cfg.accumulate:
+        raise UserError(f"{name}: the batch of {cfg.batch // info.world} per process does not split into "
+                        f"{cfg.accumulate} equal micro-batches (accumulate); use an accumulate that divides it")
     objective.to(device)
     if cfg.channels_last:
         objective.to(memory_format=torch.channels_last)
+    if cfg.checkpointing:
+        from abair.model.blocks import set_checkpointing
+
+        set_checkpointing(objective, True)
     params = [p for p in objective.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{name}: nothing to train (no parameter requires a gradient)")
@@ -353,29 +372,58 @@ def _setup(objective: nn.Module, cfg: LoopConfig, workdir: Path, resume: bool, d
         _truncate_log(workdir / LOG_FILE, start)
     barrier(info)
     module: nn.Module = objective
+    ddp = None
     if info.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        module = DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None)
+        module = ddp = DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda" else None)
     if cfg.compile:
         module = torch.compile(module)
     module.train()
     return _Run(objective, module, params, optimizer, scaler, amp_dtype, info, device, cfg.batch // info.world,
-                start, seconds, acc)
+                start, seconds, acc, ddp)
+
+
+def micro_batches(batch: dict, n: int) -> list[dict]:
+    """``batch`` cut into ``n`` equal consecutive micro-batches (views along the sample axis): samples
+    ``j*m .. (j+1)*m - 1`` of the rank's batch for micro-batch ``j``, ``m = len / n``."""
+    if n == 1:
+        return [batch]
+    size = len(next(iter(batch.values()))) // n
+    return [{k: v[j * size:(j + 1) * size] for k, v in batch.items()} for j in range(n)]
+
+
+def _backward(run: _Run, batch: dict, scale: float) -> tuple[torch.Tensor, dict]:
+    """Forward and backward of one (micro-)batch, the loss multiplied by ``scale`` before backward."""
+    with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        loss, parts = run.module(batch)
+    scaled = loss if scale == 1.0 else loss * scale
+    (run.scaler.scale(scaled) if run.scaler is not None else scaled).backward()
+    return loss, parts
 
 
 def _update(run: _Run, batch: dict, lr: float, cfg: LoopConfig, name: str, step: int):
-    """One optimiser step on ``batch``; returns ``(loss, parts)``."""
+    """One optimiser step on ``batch`` (in ``cfg.accumulate`` micro-batches); returns ``(loss, parts)``,
+    the means over the micro-batches."""
+    import contextlib
+
     for group in run.optimizer.param_groups:
         group["lr"] = lr
-    with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
-        loss, parts = run.module(batch)
     run.optimizer.zero_grad(set_to_none=True)
+    micro = micro_batches(batch, cfg.accumulate)
+    losses, sums = [], {}
+    for j, part in enumerate(micro):
+        last = j == len(micro) - 1
+        with run.ddp.no_sync() if run.ddp is not None and not last else contextlib.nullcontext():
+            loss, parts = _backward(run, part, 1.0 / len(micro))
+        losses.append(loss.detach())
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value
+    if len(micro) > 1:
+        loss = torch.stack(losses).mean()
+        parts = {key: value / len(micro) for key, value in sums.items()}
     if run.scaler is not None:
-        run.scaler.scale(loss).backward()
         run.scaler.unscale_(run.optimizer)
-    else:
-        loss.backward()
     if cfg.grad_clip and cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
     if run.scaler is not None:

@@ -26,7 +26,7 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 # key -> type (int/float/bool/str/list) for every phase block
 _OPTIM = {
     "steps": int, "batch": int, "crop": int, "lr": float, "min_lr": float, "weight_decay": float,
-    "warmup": int, "grad_clip": float, "checkpoint_every": int, "log_every": int,
+    "warmup": int, "grad_clip": float, "checkpoint_every": int, "log_every": int, "accumulate": int,
 }
 SCHEMA: dict[str, Any] = {
     "name": str,
@@ -35,6 +35,7 @@ SCHEMA: dict[str, Any] = {
     "threads": int,
     "channels_last": bool,
     "compile": bool,
+    "checkpointing": bool,
     "data": {"clean": list, "train": dict, "stream": str, "synthesis": str, "workers": int, "prefetch": int,
              "skip_bad": bool},
     "model": {"preset": str, "adapter_type": str, "rank": int, "adapters": list, "estimator_activation": str,
@@ -130,6 +131,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
                 raise UserError(f"{where}: {phase}.{key} is missing")
         if block["steps"] < 0 or block["batch"] < 1 or block["lr"] <= 0:
             raise UserError(f"{where}: {phase} needs steps >= 0, batch >= 1 and lr > 0")
+        _check_accumulate(block, where, f"{phase}.")
         if block.get("crop", 64) % 8:
             raise UserError(f"{where}: {phase}.crop must be a multiple of 8 (the model's size rule), "
                             f"got {block['crop']}")
@@ -158,6 +160,7 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
     if extra.get("crop", 64) % 8:
         raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
     _check_soft(extra, where, f"phase2.per_adapter.{name}.")
+    _check_accumulate(extra, where, f"phase2.per_adapter.{name}.")
     if extra.get("adapter_type", "lora") not in ADAPTER_TYPES:
         raise unknown_name(f"adapter type in phase2.per_adapter.{name}.adapter_type", extra["adapter_type"],
                            ADAPTER_TYPES)
@@ -174,7 +177,7 @@ def _check_data(data: dict, where: str, degradations) -> None:
 
     if data.get("stream", "sample") not in STREAMS:
         raise UserError(f"{where}: data.stream must be one of {', '.join(STREAMS)}, got '{data['stream']}'")
-    if data.get("synthesis", "workers") not in SYNTHESIS:
+    if data.get("synthesis", "auto") not in SYNTHESIS:
         raise UserError(f"{where}: data.synthesis must be one of {', '.join(SYNTHESIS)}, got '{data['synthesis']}'")
     if data.get("stream") == "rank" and data.get("synthesis") == "device":
         raise UserError(f"{where}: data.synthesis 'device' needs data.stream 'sample' (the 'rank' stream draws "
@@ -191,6 +194,16 @@ def _check_data(data: dict, where: str, degradations) -> None:
         if not items or not all(isinstance(i, str) and i for i in items):
             raise UserError(f"{where}: data.train.{name} must be a training set name or path (or a list of "
                             f"clean-image sets), got {sets!r}")
+
+
+def _check_accumulate(block: dict, where: str, prefix: str) -> None:
+    """``accumulate`` (micro-batches per optimiser step) >= 1 and dividing the block's global ``batch``."""
+    n = block.get("accumulate", 1)
+    if n < 1:
+        raise UserError(f"{where}: {prefix}accumulate must be >= 1 (micro-batches per optimiser step), got {n}")
+    if "batch" in block and block["batch"] % n:
+        raise UserError(f"{where}: {prefix}accumulate {n} does not divide {prefix}batch {block['batch']}; "
+                        "use a divisor of the batch")
 
 
 def _check_soft(block: dict, where: str, prefix: str) -> None:

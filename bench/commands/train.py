@@ -152,8 +152,9 @@ def data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="data loader processes per training process (default: from the CPU count; 0: load in "
                    "the training process); batches are the same whatever N")
-    p.add_argument("--synthesis", choices=("workers", "device"),
-                   help="where degradations are made: in the loader workers, or batched on the training device")
+    p.add_argument("--synthesis", choices=("auto", "workers", "device"),
+                   help="where degradations are made: in the loader workers, or batched on the training device "
+                   "(default auto: the device on CUDA, the workers on the CPU)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable training images (counted in the log) instead of stopping at the first")
 
@@ -338,7 +339,7 @@ def bench_data_command(args) -> int:
 
     import torch
 
-    from abair.train.benchdata import advice, bench_data
+    from abair.train.benchdata import advice, bench_data, rate
     from abair.train.loader import default_workers
     from abair.train.loop import default_device
     from abair.train.recipes import load_recipe
@@ -350,7 +351,7 @@ def bench_data_command(args) -> int:
     block = recipe.get("data", {})
     workers = block.get("workers", default_workers())
     device = torch.device(args.device or default_device())
-    result = bench_data(recipe, args.phase, args.crop, args.batch, workers, block.get("synthesis", "workers"),
+    result = bench_data(recipe, args.phase, args.crop, args.batch, workers, block.get("synthesis", "auto"),
                         device, args.steps, adapter=args.adapter, data=data, step=not args.no_step,
                         per_degradation=args.per_degradation)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -361,9 +362,9 @@ def bench_data_command(args) -> int:
     print(f"{phase} ({recipe['name']} recipe), crop {result.crop}, batch {result.batch}, {result.workers} workers, "
           f"synthesis on {'the device' if result.synthesis == 'device' else 'the workers'}, device {result.device}, "
           f"{cores} cores")
-    print(f"  pipeline alone: {result.pipeline_samples_s:9.1f} samples/s")
+    print(f"  pipeline alone: {rate(result.pipeline_samples_s):>9} samples/s")
     if result.step_samples_s is not None:
-        print(f"  step alone:     {result.step_samples_s:9.1f} samples/s")
+        print(f"  step alone:     {rate(result.step_samples_s):>9} samples/s")
     for name, ms in result.per_degradation_ms.items():
         print(f"  synthesis of one {result.crop}x{result.crop} sample, {name:<9} {ms:8.2f} ms")
     print(f"  {advice(result, cores)}")
