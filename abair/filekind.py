@@ -19,6 +19,8 @@ HEAD_BYTES = 64
 _KINDS = (
     ("an empty file", lambda head: not head),
     ("a zip archive (the torch.save format)", lambda head: head.startswith(b"PK\x03\x04")),
+    # torch.save's format before torch 1.6: a pickle of the magic number 0x1950a86a20f9469cfc6c first
+    ("a torch.save file of the legacy format", lambda head: head[2:14] == bytes.fromhex("8a0a6cfc9c46f9206aa85019")),
     ("a Python pickle", lambda head: head[:1] == b"\x80"),
     ("a safetensors file", lambda head: len(head) > 8 and head[8:9] == b"{"),
     ("an HTML page (a failed download?)", lambda head: head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))),
@@ -45,9 +47,14 @@ def read_head(path: str | Path, size: int = HEAD_BYTES) -> bytes:
 
 def file_kind(path: str | Path) -> str:
     """What the file holds, with its article, for a message: ``"an empty file"``, ``"a zip archive (the
-    torch.save format)"``, ``"a Python pickle"``, ``"a safetensors file"``, ``"an HTML page (a failed
+    torch.save format)"``, ``"a torch.save file of the legacy format"``, ``"a Python pickle"``, ``"a safetensors file"``, ``"an HTML page (a failed
     download?)"``, ``"a text file"`` or ``"binary data of unknown format"``."""
-    head = read_head(path)
+    return head_kind(read_head(path))
+
+
+def head_kind(head: bytes) -> str:
+    """:func:`file_kind` of data that starts with ``head`` (its first :data:`HEAD_BYTES` bytes, or more)."""
+    head = head[:HEAD_BYTES]
     return next((kind for kind, test in _KINDS if test(head)), "binary data of unknown format")
 
 

@@ -14,9 +14,10 @@ refuses a folder with missing files, or extra files (unless ``strict=False``), l
 few names and the counts. Files are read as 8-bit RGB: 16-bit images are scaled
 (``round(v * 255 / 65535)``; 16-bit colour PNGs are read with OpenCV, which the ``metrics`` extra
 installs, because Pillow truncates them), float images are taken as [0, 1], greyscale is repeated to three
-channels and an alpha channel is dropped. A restored image must have the input's size; when the
-protocol centre-cropped the input to a multiple of 2..64 (the all-in-one protocols), a full-size
-file is centre-cropped the same way, anything else is refused.
+channels and an alpha channel is dropped; a file whose header declares more pixels than the decode
+budget (``ABAIR_MAX_PIXELS``, :mod:`abair.imagefile`) is refused before it is decoded. A restored
+image must have the input's size; when the protocol centre-cropped the input to a multiple of 2..64
+(the all-in-one protocols), a full-size file is centre-cropped the same way, anything else is refused.
 """
 
 from __future__ import annotations
@@ -64,6 +65,26 @@ def _read_16bit_colour_png(path: Path) -> np.ndarray:
     return image[..., 2::-1] if image.shape[2] == 3 else image[..., [2, 1, 0, 3]]
 
 
+def _check_declared_size(path: Path) -> None:
+    """One-line UserError if ``path`` is no image, or declares more pixels than the decode budget; its
+    header is read by Pillow, or, for what Pillow cannot open (float TIFF), by imageio's other readers."""
+    import imageio.v3 as iio
+
+    from abair.filekind import file_kind
+    from abair.imagefile import NotAnImage, check_pixels, open_image
+
+    try:
+        with open_image(path, what="restored image"):
+            return
+    except NotAnImage:
+        if file_kind(path) != "binary data of unknown format":  # text, HTML, empty: say so
+            raise
+    shape = iio.improps(path).shape
+    planes_first = len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (3, 4)
+    height, width = shape[1:3] if planes_first else shape[:2]
+    check_pixels(path, width, height, what="restored image")
+
+
 def read_image_8bit(path: Path) -> np.ndarray:
     """Read an image file as uint8 HxWx3 RGB (0..255); UserError naming the file if it cannot be used."""
     import warnings
@@ -71,6 +92,7 @@ def read_image_8bit(path: Path) -> np.ndarray:
     import imageio.v3 as iio
 
     try:
+        _check_declared_size(path)
         if _is_16bit_colour_png(path):
             image = _read_16bit_colour_png(path)
         else:
@@ -80,7 +102,9 @@ def read_image_8bit(path: Path) -> np.ndarray:
     except UserError:
         raise
     except Exception as exc:  # corrupt, truncated, unsupported
-        raise UserError(f"cannot read restored image {path}: {exc}; replace or re-export the file") from None
+        from .archs.loading import first_sentence
+
+        raise UserError(f"cannot read restored image {path}: {first_sentence(exc)}; replace or re-export the file") from None
     if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (3, 4):
         image = image.transpose(1, 2, 0)  # some TIFF writers store planes first
     if image.ndim == 2:

@@ -326,7 +326,7 @@ def test_folder_errors_name_the_problem(tmp_path):
     x = uint8_to_tensor(image).unsqueeze(0)
     with pytest.raises(UserError, match=r"b.png is 20x28 \(HxW\) but the degraded input is 24x28"):
         method.restore(x, RestoreContext("ds", "x", ("b",)))
-    with pytest.raises(UserError, match=r"^cannot read restored image .*c.png"):
+    with pytest.raises(UserError, match=r"^restored image .*c.png is not an image but a text file; replace the file$"):
         method.restore(x, RestoreContext("ds", "x", ("c",)))
     _write_png(tmp_path / "dup" / "a.png", image)
     _write_png(tmp_path / "dup" / "a.jpg", image)

@@ -79,25 +79,29 @@ class FileSource(ImageSource):
         return self.paths[index]
 
     def size(self, index: int) -> tuple[int, int]:
-        from PIL import Image
+        from abair.imagefile import open_image
 
         try:
-            with Image.open(self.paths[index]) as im:
+            with open_image(self.paths[index], f"'{self.paths[index]}'", what="training image") as im:
                 width, height = im.size
         except FileNotFoundError:
             raise UserError(f"training image '{self.paths[index]}' does not exist") from None
+        except UserError:  # over the decode budget, or no image
+            raise
         except Exception as exc:
             raise UserError(f"training image '{self.paths[index]}' is not a readable image "
                             f"({type(exc).__name__})") from None
         return height, width
 
     def read(self, index: int) -> np.ndarray:
-        from PIL import Image
+        from abair.imagefile import open_image
 
         path = self.paths[index]
         try:
-            with Image.open(path) as im:
+            with open_image(path, f"'{path}'", what="training image") as im:
                 return _rgb(np.asarray(im.convert("RGB")), path)
+        except UserError:
+            raise
         except Exception as exc:
             raise UserError(f"training image '{path}' could not be decoded ({type(exc).__name__}: "
                             f"{' '.join(str(exc).split())[:120]})") from None

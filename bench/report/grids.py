@@ -150,12 +150,13 @@ class InputCache:
 def read_png(path) -> np.ndarray:
     """A saved restoration as uint8 HxWx3 (UserError naming the file if unreadable)."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from abair.imagefile import open_image
 
     try:
-        with Image.open(path) as im:
+        with open_image(path, what="restored image") as im:
             return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
+    except OSError as exc:
         raise UserError(f"cannot read the restored image {path} ({exc}); rerun with --save-images") from None
 
 

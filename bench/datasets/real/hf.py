@@ -9,7 +9,8 @@ are baked into the exported ``degraded`` images.
 Import: any dataset name ``hf:<local dir>`` loads such an export (or any ``save_to_disk`` folder,
 or a folder of a Hub dataset repository with parquet files, with the same columns). A Hub id that is
 not a local folder is read from the local Hugging Face cache only; offline (the default here:
-``HF_HUB_OFFLINE=1`` and ``HF_DATASETS_OFFLINE=1`` unless set otherwise) it fails at once.
+``HF_HUB_OFFLINE=1`` and ``HF_DATASETS_OFFLINE=1`` unless set otherwise) it fails at once. Images
+are decoded here, not by ``datasets``, each within the decode budget (:mod:`abair.imagefile`).
 """
 
 from __future__ import annotations
@@ -156,17 +157,18 @@ class HfDataset(Dataset):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise UserError(f"{self.name}: image id '{dup}' appears more than once")
         self._ids = ids
+        self._cells = _undecoded(self.table)
 
     def image_ids(self) -> list[str]:
         return list(self._ids)
 
     def load(self, image_id: str) -> Pair:
         try:
-            row = self.table[self._index[image_id]]
+            row = self._cells[self._index[image_id]]
         except KeyError:
             raise UserError(f"{self.name}: no image '{image_id}'") from None
-        degraded = np.asarray(row["degraded"].convert("RGB")).copy()
-        clean = np.asarray(row["clean"].convert("RGB")).copy()
+        degraded = _decode(row["degraded"], f"'{image_id}' (degraded)", f"{self.name}: image")
+        clean = _decode(row["clean"], f"'{image_id}' (clean)", f"{self.name}: image")
         if degraded.shape != clean.shape:
             raise UserError(
                 f"{self.name}: image '{image_id}' has degraded {degraded.shape[1]}x{degraded.shape[0]} but clean "
@@ -201,6 +203,32 @@ class HfDataset(Dataset):
         if self.source:
             info["exported_from"] = self.source
         return info
+
+
+def _undecoded(table):
+    """``table`` with its image columns left as ``{"bytes", "path"}`` cells (decoded by :func:`_decode`)."""
+    import datasets
+
+    for column in ("degraded", "clean"):
+        if isinstance(table.features.get(column), datasets.Image):
+            table = table.cast_column(column, datasets.Image(decode=False))
+    return table
+
+
+def _decode(cell, name: str, what: str) -> np.ndarray:
+    """uint8 HxWx3 of an image cell, within the decode budget; EXIF orientation applied, as ``datasets``
+    applies it when it decodes."""
+    from PIL import ExifTags, ImageOps
+
+    from abair.imagefile import open_image
+
+    if not isinstance(cell, dict):  # a column that is no Image feature: datasets gave what it holds
+        return np.asarray(cell.convert("RGB")).copy()
+    source = io.BytesIO(cell["bytes"]) if cell.get("bytes") is not None else cell.get("path")
+    with open_image(source, name, what=what) as im:
+        if im.getexif().get(ExifTags.Base.Orientation) is not None:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
+        return np.asarray(im.convert("RGB")).copy()
 
 
 def load_hf(name: str, options=None) -> HfDataset:

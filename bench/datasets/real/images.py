@@ -2,7 +2,9 @@
 
 Grey files are replicated to 3 channels, palette and alpha images are converted to RGB (alpha
 dropped); EXIF orientation is ignored (as every restoration codebase does). 16-bit and float
-images are refused rather than silently rescaled.
+images are refused rather than silently rescaled. Every file is opened with
+:func:`abair.imagefile.open_image`: an image declaring more pixels than the decode budget
+(``ABAIR_MAX_PIXELS``) is refused before its pixels are decoded.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from abair.errors import UserError
+from abair.imagefile import open_image
 
 SUPPORTED_MODES = {"RGB", "L", "P", "RGBA", "LA", "1", "CMYK", "YCbCr", "PA"}
 
 
-def decode(path: Path) -> tuple[np.ndarray, str]:
+def decode(path: Path, what: str = "image") -> tuple[np.ndarray, str]:
     """Decode ``path`` fully; returns (uint8 HxWx3, original Pillow mode). Raises OSError/ValueError
-    for unreadable or truncated files (Pillow's own message)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
+    for unreadable or truncated files (Pillow's own message), UserError (naming ``what`` and the file)
+    for one over the decode budget or no image at all."""
+    with open_image(path, what=what) as im:
         mode = im.mode
         if mode not in SUPPORTED_MODES:
             raise ValueError(f"unsupported image mode {mode} (only 8-bit images are supported)")
@@ -32,12 +34,12 @@ def decode(path: Path) -> tuple[np.ndarray, str]:
 
 def verify(path: Path) -> str | None:
     """None if ``path`` decodes completely (checksums included), else the reason it does not."""
-    from PIL import Image
-
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im.verify()
         decode(path)
+    except UserError as exc:  # over the decode budget, or no image: our own line
+        return str(exc)
     except Exception as exc:  # any decoder failure is a problem to report
         return f"{type(exc).__name__}: {exc}".strip()
     return None
@@ -46,7 +48,9 @@ def verify(path: Path) -> str | None:
 def read_image(path: Path, dataset: str, rel: str) -> np.ndarray:
     """uint8 HxWx3 of ``path``; a UserError naming the set and file if it cannot be decoded."""
     try:
-        image, _mode = decode(path)
+        image, _mode = decode(path, what=f"{dataset}: image")
+    except UserError:
+        raise
     except Exception as exc:
         raise UserError(
             f"{dataset}: cannot read {rel} ({path}): {exc}; replace the file "
@@ -56,7 +60,5 @@ def read_image(path: Path, dataset: str, rel: str) -> np.ndarray:
 
 
 def is_grey(path: Path) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as im:
+    with open_image(path) as im:
         return im.mode in ("L", "LA", "1")

@@ -74,11 +74,11 @@ class PromptIRNoise:
         self._states: dict[str, tuple] | None = None
 
     def _build(self) -> dict[str, tuple]:
-        from PIL import Image
+        from abair.imagefile import open_image
 
         shapes = []
         for _image_id, path in self.files:
-            with Image.open(path) as im:
+            with open_image(path) as im:  # the noise drawn is as large as the image: within the decode budget
                 w, h = im.size
             shapes.append((h - h % PROMPTIR_BASE, w - w % PROMPTIR_BASE, 3))
         rs = np.random.RandomState(PROMPTIR_SEED)
