@@ -1,7 +1,7 @@
 """nox sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s bench``.
 
-Each session builds its own virtualenv with pip (see README: pip finds the pinned torch wheels that
-lie on the project's machines; uv would download them).
+Each session builds its own virtualenv with pip (see docs/INSTALL.md: pip honours a local wheel
+directory for torch where one is configured; uv would download it).
 """
 
 import nox

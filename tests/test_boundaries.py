@@ -1,4 +1,4 @@
-"""The dependency rule of the design card, enforced: ``bench -> baselines -> abair`` and
+"""The dependency rule of the architecture (docs/ARCHITECTURE.md), enforced: ``bench -> baselines -> abair`` and
 ``bench -> abair``, never the reverse. Every import counts, including the lazy ones inside functions."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_wheel_installs_and_imports_outside_the_tree(tmp_path):
 
 
 def test_top_level_layout():
-    """The design card's layout: the three packages at the repository root, no src/."""
+    """The documented layout (docs/ARCHITECTURE.md): the three packages at the repository root, no src/."""
     assert not (ROOT / "src").exists()
     for name in ("abair", "baselines", "bench"):
         assert (ROOT / name / "__init__.py").is_file()

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Second CUDA call of the session (after cuda-run.sh): the SW-merged-per-image variants side by side,
+# Second CUDA script (after cuda-run.sh): the SW-merged-per-image variants side by side,
 # with `sw-merged-batched` (one batched matmul per projection, added after the first call showed the
 # per-image merge loop at 2-7x the backbone on the GPU). Same settings as cuda-run.sh.
 set -u

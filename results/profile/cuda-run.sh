@@ -1,6 +1,6 @@
 #!/bin/bash
 # CUDA throughput per adapter configuration and a CUDA smoke run of the `small` training
-# recipe. Run from the repository root on the lent GPU machine, whose python3 has torch but not this
+# recipe. Run from the repository root on a CUDA machine whose python3 has torch but not this
 # package installed (hence PYTHONPATH pointing at the source tree). Everything is written under $RES and packed into
 # $OUT/cuda.tar.gz on exit (even after a step's timeout); the console output is the call's log.
 # PY, DEVICE (default cuda) and TRAIN_DEVICE let the same script be checked on a CPU first.
