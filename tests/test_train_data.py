@@ -311,9 +311,9 @@ def test_missing_training_sets_are_all_named_in_one_line_before_training(tmp_pat
                 str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("abair-bench: error: training data not found")
-    for name in ("div2k-train", "flickr2k", "rain100l-train", "ots-train", "bsd400+wed", "gopro-train", "lol-v1-train"):
+    for name in ("gldv2-train-clean", "rain100l-train", "ots-train", "bsd400+wed", "gopro-train", "lol-v1-train"):
         assert f"{name}: not found under data root {tmp_path}" in err
-    assert "searched official: DIV2K_train_HR," in err  # where it was looked for
+    assert "searched official: gldv2, google-landmark," in err  # where it was looked for
     assert not (tmp_path / "run").exists()  # nothing written before the data is found
 
 

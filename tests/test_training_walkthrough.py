@@ -36,7 +36,8 @@ def walkthrough_commands() -> list[str]:
 
 
 def fixture_root(root: Path) -> None:
-    """Every set the walk-through names, at its published count, in one of its layouts."""
+    """Every set the walk-through names, at its published count (GLDv2: the count its lists give), in one
+    of its layouts."""
     rng = np.random.default_rng(0)
     template = root / ".template"
     template.mkdir(parents=True)
@@ -50,8 +51,11 @@ def fixture_root(root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.link(jpg if rel.endswith(".jpg") else png, path)
 
-    files = [f"DIV2K_train_HR/{i:04d}.png" for i in range(1, 801)]
-    files += [f"Flickr2K/Flickr2K_HR/{i:06d}.png" for i in range(1, 2651)]
+    gld = [f"{int(v):016x}" for v in rng.integers(0, 2**64, 60, dtype=np.uint64)]  # GLDv2: the lists say how many
+    (root / "gldv2").mkdir()
+    (root / "gldv2" / "train.csv").write_text("id,url,landmark_id\n" + "".join(f"{h},https://x/{h}.jpg,1\n" for h in gld))
+    (root / "gldv2" / "train_clean.csv").write_text(f"landmark_id,images\n1,{' '.join(gld[::2])}\n")
+    files = [f"gldv2/train/{h[0]}/{h[1]}/{h[2]}/{h}.jpg" for h in gld]
     files += [f"data/Train/Derain/{d}/{p}-{i}.png" for i in range(1, 201) for d, p in (("rainy", "rain"), ("gt", "norain"))]
     files += [f"data/Train/Dehaze/synthetic/{i:04d}_{a}_0.2.jpg" for i in range(1, 4) for a in ("0.8", "1")]
     files += [f"data/Train/Dehaze/original/{i:04d}.jpg" for i in range(1, 4)]

@@ -42,7 +42,9 @@ as every test input is an 8-bit image.
   unchanged): scenes with out-of-focus content, whose softness the restoration must keep.
 - :class:`EstimatorData`: ``{"degraded", "clean", "target" (N, K)}`` with single degradations
   (one-hot target) and, with probability ``mixed_fraction``, two degradations applied in sequence
-  (target 1/2 + 1/2 for a softmax estimator, multi-hot 1 + 1 for a sigmoid one).
+  (target 1/2 + 1/2 for a softmax estimator, multi-hot 1 + 1 for a sigmoid one); with
+  ``real_fraction`` > 0 that share of the samples are native-scale crops of the task training sets'
+  degraded images, labelled with their task.
 
 Each class offers :meth:`PhaseData.batch` (a finished CPU batch), and for the ``sample`` stream the
 two halves :meth:`PhaseData.load` (worker side: crops and plan, keys starting with ``_`` are plan
@@ -146,18 +148,28 @@ def as_pairs(pairs) -> PairSource:
     return pairs if isinstance(pairs, PairSource) else PairSource.from_arrays(list(pairs))
 
 
+#: images drawn in a row that are all smaller than the crop before a lazily sized source gives up
+LAZY_DRAWS = 1000
+
+
 class _Eligible:
-    """The images of a source that are at least ``crop`` px on both sides (headers read once).
+    """The images of a source that are at least ``crop`` px on both sides (headers read once, or
+    for a ``lazy_size`` source each image's size when it is drawn).
 
     ``skipped`` counts images too small for the crop; ``unreadable`` lists images whose header or
     pixels could not be read (only with ``skip_bad``; otherwise the first one is a UserError)."""
 
     def __init__(self, source, crop: int, skip_bad: bool, what: str):
-        self.source, self.crop, self.skip_bad = source, int(crop), bool(skip_bad)
-        self.indices: list[int] = []
+        self.source, self.crop, self.skip_bad, self.what = source, int(crop), bool(skip_bad), what
+        self.indices: list[int] | range = []
         self.skipped = 0
         self.unreadable: list[str] = []
-        for i in range(len(source)):
+        # millions of files (source.lazy_size): no header read up front; an image smaller than the
+        # crop is counted and another one drawn when it is read
+        self.lazy = bool(getattr(source, "lazy_size", False))
+        if self.lazy:
+            self.indices = range(len(source))
+        for i in range(0 if self.lazy else len(source)):
             try:
                 h, w = source.size(i)
             except UserError:
@@ -177,10 +189,11 @@ class _Eligible:
     def read(self, gen: torch.Generator):
         """Draw an image index and read it; with ``skip_bad`` an undecodable image is noted and another
         one drawn (from the same generator, so the outcome is still a function of the seed)."""
+        small = 0
         while True:
             index = self.indices[_draw(gen, len(self.indices))]
             try:
-                return self.source.read(index)
+                image = self.source.read(index)
             except UserError:
                 if not self.skip_bad:
                     raise
@@ -189,6 +202,13 @@ class _Eligible:
                     self.unreadable.append(name)
                 if len(self.unreadable) >= len(self.indices):
                     raise UserError("every training image drawn so far was unreadable") from None
+                continue
+            if not self.lazy or min(image.shape[:2]) >= self.crop:
+                return image
+            self.skipped, small = self.skipped + 1, small + 1
+            if small >= LAZY_DRAWS:
+                raise UserError(f"{self.what}: {small} images drawn in a row are smaller than "
+                                f"{self.crop}x{self.crop}; lower the crop size or add larger images")
 
     def summary(self) -> dict:
         return {"images": len(self.source), "used": len(self.indices), "too_small": self.skipped,
@@ -451,15 +471,26 @@ def soften(clean: torch.Tensor, probability: float, gen: torch.Generator,
     return out
 
 
+#: where a Phase-III sample comes from (batch key ``source`` when ``real_fraction`` > 0): a crop of
+#: the clean images degraded by the operators, a degraded crop of a task's real training pairs, or a
+#: crop of a task's clean-only training set degraded at the task's test settings (:data:`TASK_PARAMS`)
+ESTIMATOR_SOURCES = ("synthetic", "real", "task-synthetic")
+
+
 class EstimatorData(PhaseData):
     """Phase III batches: single and mixed degradations with their targets over ``classes``.
 
     ``activation`` ``softmax``: targets sum to 1 (two classes get 1/2 each); ``sigmoid``: multi-hot.
+    ``real_fraction`` (in [0, 1]): the share of samples drawn from the task training sets ``real``
+    (class name -> :class:`~abair.train.sources.PairSource` or clean-only ``ImageSource``; every class
+    needs one): a random ``crop`` window of a degraded training image at its native scale, labelled
+    with its class alone (mixed samples stay synthetic); the batch then has a ``source`` key (index
+    into :data:`ESTIMATOR_SOURCES`). 0 draws exactly the batches it drew before the option existed.
     """
 
     def __init__(self, crop: int, classes: Sequence[str], mixed_fraction: float = 0.25,
                  activation: str = "softmax", seed: int = 0, pool=None, stream: str = "sample",
-                 skip_bad: bool = False):
+                 skip_bad: bool = False, real: Mapping[str, object] | None = None, real_fraction: float = 0.0):
         for name in classes:
             if name not in DEGRADATIONS:
                 raise UserError(f"the estimator can only be trained for adapters named after a degradation "
@@ -471,16 +502,57 @@ class EstimatorData(PhaseData):
         self.stream = "phase3"
         self.order = self._check_order(stream)
         self.crops = CropSampler(pool, crop, skip_bad)
+        self.real_fraction = float(real_fraction)
+        self.real = self._task_samplers(real or {}, crop, skip_bad) if self.real_fraction > 0 else {}
+
+    def _task_samplers(self, real: Mapping[str, object], crop: int, skip_bad: bool) -> dict:
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise UserError(f"phase3.real_fraction must be in [0, 1], got {self.real_fraction}")
+        if self.order != "sample":
+            raise UserError("phase3.real_fraction > 0 needs the per-sample data stream (data.stream: sample)")
+        missing = [name for name in self.classes if name not in real]
+        if missing:
+            raise UserError(f"phase3.real_fraction is {self.real_fraction:g}: the estimator trains on the degraded "
+                            f"images of each adapter's training set, and these adapters have none: "
+                            f"{', '.join(missing)}; give each one in data.train (a clean image set is degraded at "
+                            "the task's test settings) or set phase3.real_fraction to 0")
+        return {name: PairCropSampler(real[name], crop, f"training pairs for '{name}'", skip_bad)
+                if isinstance(real[name], PairSource) else
+                CropSampler(real[name], crop, skip_bad, f"the training images for '{name}'") for name in self.classes}
 
     def sources(self) -> dict:
-        return {"clean": self.crops.images.summary()}
+        real = {f"real {k}": (v.pairs if isinstance(v, PairCropSampler) else v.images).summary()
+                for k, v in self.real.items()}
+        return {"clean": self.crops.images.summary(), **real}
 
     def plan(self, gen, index):
-        return {"clean": self.crops.one(gen)}
+        if not self.real_fraction:
+            return {"clean": self.crops.one(gen)}
+        if float(torch.rand(1, generator=gen, dtype=torch.float64)) >= self.real_fraction:
+            clean = self.crops.one(gen)
+            return {"clean": clean, "degraded": clean, "_class": torch.tensor(-1), "_source": torch.tensor(0)}
+        k = _draw(gen, len(self.classes))
+        sampler = self.real[self.classes[k]]
+        if isinstance(sampler, PairCropSampler):
+            degraded, clean = sampler.one(gen)
+            return {"clean": clean, "degraded": degraded, "_class": torch.tensor(k), "_source": torch.tensor(1)}
+        clean = sampler.one(gen)
+        return {"clean": clean, "degraded": clean, "_class": torch.tensor(k), "_source": torch.tensor(2)}
 
     def synth(self, sample, gen, step, index):
-        degraded, target = self._degrade(sample["clean"], gen)
-        return {"degraded": degraded, "clean": sample["clean"], "target": target.to(degraded.device)}
+        source = int(sample["_source"]) if "_source" in sample else 0
+        if source == 0:
+            degraded, target = self._degrade(sample["clean"], gen)
+        else:
+            name = self.classes[int(sample["_class"])]
+            target = torch.zeros(len(self.classes))
+            target[int(sample["_class"])] = 1.0
+            degraded = sample["degraded"] if source == 1 else quantise(
+                apply(name, sample["clean"], gen, **_task_params(name, gen)))
+        out = {"degraded": degraded, "clean": sample["clean"], "target": target.to(degraded.device)}
+        if self.real_fraction:
+            out["source"] = torch.tensor(source, device=degraded.device)
+        return out
 
     def _degrade(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         k = len(self.classes)

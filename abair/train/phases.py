@@ -12,7 +12,9 @@
   rank-16 Conv-LoRA with the PSNR loss and soft clean targets). Each adapter starts from the same
   backbone and never sees the others. Output: ``<out>/phase2/<name>/adapter.safetensors``.
 - **Phase III** (:func:`run_phase3`): everything frozen but a fresh estimator, trained on single and
-  mixed degradations. Loss: cross-entropy against the soft targets (softmax estimator: one-hot, or
+  mixed degradations (``phase3.real_fraction`` of the samples: degraded crops of the task
+  training sets, each labelled with its task).
+  Loss: cross-entropy against the soft targets (softmax estimator: one-hot, or
   1/2 + 1/2 for two degradations) or binary cross-entropy against multi-hot targets (sigmoid
   estimator), plus ``restoration_weight * L1`` of the ``sw`` restoration when that weight is > 0
   (the gradient then flows through the frozen backbone and adapters to the estimator).
@@ -315,8 +317,10 @@ def run_phase3(model, recipe: dict, workdir: str | Path, resume: bool = False, d
     _seeded(recipe, "estimator", *model.adapter_names)
     model.reset_estimator(cfg)
     objective = EstimatorObjective(model, block.get("restoration_weight", 0.0))
+    inputs = data or TrainData()
     batches = EstimatorData(block.get("crop", 128), model.adapter_names, block.get("mixed_fraction", 0.25),
-                            cfg.activation, recipe.get("seed", 0), pool=(data or TrainData()).clean, **_stream(recipe))
+                            cfg.activation, recipe.get("seed", 0), pool=inputs.clean, **_stream(recipe),
+                            real=inputs.tasks, real_fraction=block.get("real_fraction", 0.0))
     return train(objective, batches, LoopConfig.from_recipe(recipe, "phase3", progress), workdir,
                  resume=resume, device=device, name="phase3")
 

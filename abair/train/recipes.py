@@ -140,9 +140,13 @@ def validate(recipe: dict, where: str = "recipe") -> None:
     _check_losses(recipe, where)
     _check_soft(recipe["phase2"], where, "phase2.")
     _check_data(recipe.get("data", {}), where, DEGRADATIONS)
-    frac = recipe["phase3"].get("mixed_fraction", 0.0)
-    if not 0.0 <= frac <= 1.0:
-        raise UserError(f"{where}: phase3.mixed_fraction must be in [0, 1], got {frac}")
+    for key in ("mixed_fraction", "real_fraction"):
+        frac = recipe["phase3"].get(key, 0.0)
+        if not 0.0 <= frac <= 1.0:
+            raise UserError(f"{where}: phase3.{key} must be in [0, 1], got {frac}")
+    if recipe["phase3"].get("real_fraction", 0.0) > 0 and recipe.get("data", {}).get("stream") == "rank":
+        raise UserError(f"{where}: phase3.real_fraction > 0 needs data.stream 'sample' (the 'rank' stream draws "
+                        "every crop of a batch from one generator)")
 
 
 #: keys one adapter may override in ``phase2.per_adapter.<name>``: the optimiser settings, the

@@ -8,7 +8,9 @@ each image they read and drop the rest, so memory does not grow with the corpus.
 - :class:`ArraySource`: images already in memory (the embedded train pool; tests);
 - :class:`FileSource`: image files (PNG, JPEG, WebP, TIFF, BMP) decoded with Pillow on demand;
 - :class:`PairSource`: aligned (degraded, clean) files or arrays of a paired training set;
-- :class:`ConcatSource`: several sources as one (e.g. DIV2K and Flickr2K).
+- :class:`ConcatSource`: several sources as one (e.g. DIV2K and Flickr2K);
+- :class:`HexIdSource`: millions of files named by 64-bit hex ids in a three-level tree (Google
+  Landmarks v2), the ids a memory-mapped ``.npy`` array shared by every worker process.
 
 :func:`collect_images` turns what a user names into a list of files: a folder (searched
 recursively) or a text file listing image paths (one per line, relative to the list's folder;
@@ -30,7 +32,12 @@ LIST_SUFFIXES = (".txt", ".lst", ".list")
 
 class ImageSource:
     """Base class: ``len(source)`` images, each with a ``name`` (shown in errors), a ``size`` (H, W)
-    read without decoding where possible, and ``read`` -> uint8 HxWx3."""
+    read without decoding where possible, and ``read`` -> uint8 HxWx3.
+
+    ``lazy_size`` True: too many files to read every header before training (millions); the
+    samplers check an image's size when they draw it instead (:mod:`abair.train.data`)."""
+
+    lazy_size = False
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -128,6 +135,10 @@ class ConcatSource(ImageSource):
     def __len__(self) -> int:
         return self.total
 
+    @property
+    def lazy_size(self) -> bool:
+        return any(s.lazy_size for s in self.sources)
+
     def name(self, index: int) -> str:
         source, i = self._locate(index)
         return source.name(i)
@@ -139,6 +150,42 @@ class ConcatSource(ImageSource):
     def read(self, index: int):
         source, i = self._locate(index)
         return source.read(i)
+
+
+class HexIdPaths(Sequence):
+    """The paths ``<root>/<a>/<b>/<c>/<id>.<ext>`` of files named by 64-bit ids written as 16
+    lowercase hex digits (``a``, ``b``, ``c``: the id's first three digits; Google Landmarks v2's
+    layout), the ids a sorted uint64 array memory-mapped from the ``.npy`` file ``ids_file``: 8 bytes
+    per path, whose pages every worker process shares (pickling sends the file's name, not the ids)."""
+
+    def __init__(self, root: str | Path, ids_file: str | Path, ext: str = "jpg"):
+        self.root, self.ids_file, self.ext = str(root), str(ids_file), ext
+        try:
+            self.ids = np.load(self.ids_file, mmap_mode="r")
+        except ValueError:  # an empty array cannot be memory-mapped
+            self.ids = np.load(self.ids_file)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> str:
+        h = f"{int(self.ids[index]):016x}"
+        return f"{self.root}/{h[0]}/{h[1]}/{h[2]}/{h}.{self.ext}"
+
+    def __getstate__(self) -> dict:
+        return {"root": self.root, "ids_file": self.ids_file, "ext": self.ext}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+class HexIdSource(FileSource):
+    """A :class:`FileSource` over :class:`HexIdPaths` (millions of files: sizes checked lazily)."""
+
+    lazy_size = True
+
+    def __init__(self, root: str | Path, ids_file: str | Path, ext: str = "jpg"):
+        self.paths = HexIdPaths(root, ids_file, ext)
 
 
 class PairSource:

@@ -123,6 +123,8 @@ def _clean_one(entry: str, data_root, dataset_paths, allow_partial) -> ImageSour
         return HfImages(entry[len(HF_PREFIX):])
     if _registered(entry):
         found = _find(entry, data_root, dataset_paths, allow_partial)
+        if found.source is not None:
+            return found.source
         files = list(found.clean) if found.kind == "clean" else [c for _, c in found.pairs]
         return FileSource(files)
     path = Path(entry).expanduser()
@@ -144,6 +146,8 @@ def task_source(entry: str | list[str], data_root: str | None = None, dataset_pa
         one = entries[0]
         if _registered(one):
             found = _find(one, data_root, dataset_paths, allow_partial)
+            if found.source is not None:
+                return found.source
             return PairSource.from_files(found.pairs) if found.kind == "pairs" else FileSource(found.clean)
         pairs = _pairs_from_benchmark(one, data_root, dataset_paths, allow_partial)
         if pairs is not None:
@@ -166,6 +170,15 @@ def _pairs_from_benchmark(name: str, data_root, dataset_paths, allow_partial) ->
     return DatasetPairs(get_dataset(name, options))
 
 
+def _check_real_sets(fraction: float, adapters: list[str], train: dict) -> None:
+    missing = [name for name in adapters if name not in train]
+    if missing:
+        raise UserError(f"phase3.real_fraction is {fraction:g}: Phase III trains the estimator on the degraded images "
+                        f"of each adapter's training set, and these adapters have none: {', '.join(missing)}; give "
+                        f"each one (--train-data {missing[0]}=SET; a clean image set is degraded at the task's test "
+                        "settings) or --set phase3.real_fraction=0")
+
+
 #: the recipe sections each training action reads
 _NEEDS = {
     "phase1": ("clean",), "phase2": ("clean", "train"), "phase3": ("clean",), "all": ("clean", "train"),
@@ -185,6 +198,11 @@ def train_data(recipe: dict, action: str, data_root: str | None = None, dataset_
     train = dict(block.get("train", {})) if "train" in needs else {}
     if action == "phase1" and recipe["phase1"].get("data") == "task-only":
         train = dict(block.get("train", {}))
+    real = recipe["phase3"].get("real_fraction", 0.0) if action in ("phase3", "estimator", "all") else 0.0
+    if real > 0:  # Phase III draws that share of its samples from the task training sets
+        train = dict(block.get("train", {}))
+        if action != "estimator":  # (the estimator's adapters are the checkpoint's: checked when it loads)
+            _check_real_sets(real, recipe["model"]["adapters"], train)
     if only is not None:
         train = {k: v for k, v in train.items() if k == only}
     missing, tasks, clean = [], {}, None

@@ -28,7 +28,9 @@ class TrainingFiles:
     clean)`` paths in natural order of the degraded file). ``expected`` is the published count
     (images or pairs), ``None`` where the set has no fixed size (RESIDE OTS). ``folder`` is the
     set's folder, ``layout`` the name of the layout detected there, ``problems`` one line per
-    problem found (empty unless ``allow_partial`` let a broken set through).
+    problem found (empty unless ``allow_partial`` let a broken set through). ``source``: for a corpus
+    of millions of files (GLDv2, :mod:`.real.gldv2`) its images as one memory-mapped
+    :class:`~abair.train.sources.ImageSource`, and ``clean`` is empty.
     """
 
     name: str
@@ -41,16 +43,19 @@ class TrainingFiles:
     expected: int | None
     split: str = "train"
     problems: tuple[str, ...] = ()
+    source: object = None
 
     @property
     def count(self) -> int:
         """Images (``clean``) or pairs (``pairs``) found."""
+        if self.source is not None:
+            return len(self.source)
         return len(self.clean) if self.kind == "clean" else len(self.pairs)
 
     @property
     def clean_count(self) -> int:
         """Distinct clean images (OTS: fewer than pairs, several hazy images per clear one)."""
-        return len(self.clean) if self.kind == "clean" else len({c for _d, c in self.pairs})
+        return self.count if self.kind == "clean" else len({c for _d, c in self.pairs})
 
 
 def _training_specs() -> dict:
@@ -92,6 +97,10 @@ def find_training_set(name: str, data_root: str | None, dataset_paths: dict | No
         raise unknown_name("training set", name, specs, "abair-bench datasets list")
     spec = specs[name]
     options = DatasetOptions(data_root=data_root, dataset_paths=dict(dataset_paths or {}), allow_partial=allow_partial)
+    from .real import gldv2
+
+    if name in gldv2.LISTS:  # millions of files: an index built once, not a scan
+        return gldv2.find(spec, options, allow_partial)
     scan = scan_set(spec, options)
     if scan.problems and not allow_partial:
         raise broken_set_error(scan)

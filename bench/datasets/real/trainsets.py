@@ -9,7 +9,8 @@ root, matched case-insensitively). Layouts besides the official ones:
 - ``5task``: the five-task tree ``data/train/{Denoise/{BSD,WED}, GOPRO/train, LOL/our485,
   Rain200L/train, RESIDE/OTS/{clear/clear,haze/part1..4}}`` (also without ``data/`` or ``data/train/``).
 
-Counts are the sizes of the published sets (images for clean-only rows, pairs otherwise); RESIDE
+``gldv2-train`` and ``gldv2-train-clean`` (Google Landmarks v2) are listed by an index built once
+(:mod:`.gldv2`), not by their rule. Counts are the sizes of the published sets (images for clean-only rows, pairs otherwise); RESIDE
 OTS has no fixed size (copies hold different subsets, several hazy images per clear one), so its
 rows have ``count=None`` and report what they find.
 """
@@ -88,6 +89,14 @@ OTS_CLEAN = (
     Layout("promptir", _under(_PROMPTIR, "Dehaze/original"), _clean(rf"(?P<stem>\d+)\.{_EXT}", "NNNN.jpg|png")),
 )
 
+# Google Landmarks v2: the folder holding train/ (the extracted images_NNN.tar shards) and the metadata
+# lists; the files are listed by an index built once (bench.datasets.real.gldv2), not by this rule
+GLDV2 = (
+    Layout("official", ("gldv2", "google-landmark", "google-landmarks", "google-landmarks-v2"),
+           _clean(r"train/[0-9a-f]/[0-9a-f]/[0-9a-f]/(?P<stem>[0-9a-f]{16})\.jpg",
+                  "train/<a>/<b>/<c>/<16 hex id>.jpg + train.csv / train_clean.csv", inputs=("train/*",))),
+)
+
 # --- task training sets ---------------------------------------------------------------------------
 
 
@@ -149,11 +158,15 @@ LOL_V1_TRAIN = (
 )
 
 
+_GLDV2_GET = ("Google Landmarks v2 (Weyand et al.): 'bash download-dataset.sh train 499' of cvdfoundation/google-landmark "
+              "in DIR/train, train.csv and train_clean.csv from its metadata links in DIR")
+
+
 def training_rows() -> list[SetSpec]:
     """Every training row: clean corpora first, then the task training sets."""
 
-    def corpus(name, count, layouts, summary, download):
-        return SetSpec(name, "clean", count, (), name, layouts, summary, download, split="corpus")
+    def corpus(name, count, layouts, summary, download, family=None):
+        return SetSpec(name, "clean", count, (), family or name, layouts, summary, download, split="corpus")
 
     def train(name, task, count, degradation, layouts, summary, download):
         return SetSpec(name, task, count, (degradation,), name, layouts, summary, download, split="train")
@@ -171,6 +184,10 @@ def training_rows() -> list[SetSpec]:
                "Waterloo Exploration Database (Ma et al.), exploration_database_and_code.rar"),
         corpus("ots-clean", None, OTS_CLEAN, "RESIDE OTS clear images (size depends on the copy)",
                "RESIDE-beta OTS (Li et al.), clear images"),
+        corpus("gldv2-train", 4132914, GLDV2, "Google Landmarks v2 train: 4,132,914 web photos (~500 GB), train.csv",
+               _GLDV2_GET, family="gldv2"),
+        corpus("gldv2-train-clean", 1580470, GLDV2,
+               "Google Landmarks v2 train, cleaned subset of train_clean.csv: ~1.6M photos", _GLDV2_GET, family="gldv2"),
         train("rain100l-train", "derain", 200, "rain", RAIN100L_TRAIN, "Rain100L train (RainTrainL): 200 rainy/clean pairs",
               "RainTrainL (Yang et al., JORDER), or PromptIR's Train100L link (INSTALL.md)"),
         train("rain200l-train", "derain", 1800, "rain", RAIN200L_TRAIN, "Rain200L train: 1,800 rainy/clean pairs",
