@@ -3,7 +3,10 @@
 One entry per method (its config, tiling included), dataset (content hash, recipe, count) and
 protocol (settings), and one per invocation (command, times, world size, CPU thread count, seeds,
 options, git state, package versions, device). A rerun that would mix another method config or
-other data into the directory is refused.
+other data into the directory is refused, also when ``manifest.json`` was lost: ``configs.json``
+(:func:`record_configs`) repeats every method config and data hash the records were made with, and
+records that neither file describes are refused. A dataset's entry lists, under ``image_files``, the
+saved-image file names of its ids that are not ``<id>.png`` (:func:`bench.store.file_stem`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime, timezone
 
 from abair.errors import UserError
 
-from .store import RunStore
+from .store import CONFIGS, MANIFEST, RunStore, renamed_images
 
 
 def environment(spec) -> dict:
@@ -31,7 +34,13 @@ def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protoco
     ``protocols`` maps each dataset name to the protocols it is scored under; ``world`` is the number
     of processes (torchrun ranks), ``seed`` the torch seed.
     """
-    manifest = store.read_manifest() or {
+    saved = store.read_manifest()
+    configs = store.read_configs()
+    if saved is None and configs is None and store.has_records():
+        raise UserError(f"{store.root} holds records but no {MANIFEST} or {CONFIGS} saying which method configs "
+                        f"made them; restore {MANIFEST}, or move the records aside, or use a new --out")
+    known = [saved or {}, configs or {}]
+    manifest = saved or {
         "format": "abair-bench-run/1",
         "run_id": uuid.uuid4().hex[:12],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -42,21 +51,24 @@ def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protoco
     }
     for name, method in methods.items():
         config = method_config(method, spec)
-        old = manifest["methods"].get(name)
-        if old is not None and old != _jsonable(config):
-            raise UserError(
-                f"{store.root} already holds method '{name}' with another config ({old} != {config}); "
-                "use a new --out directory"
-            )
+        for old in (k["methods"].get(name) for k in known if "methods" in k):
+            if old is not None and old != _jsonable(config):
+                raise UserError(
+                    f"{store.root} already holds method '{name}' with another config ({old} != {config}); "
+                    "use a new --out directory"
+                )
         manifest["methods"][name] = config
     for name, dataset in datasets.items():
         info = dataset.describe()
-        old = manifest["datasets"].get(name)
-        if old is not None and old.get("sha256") != info.get("sha256"):
-            raise UserError(
-                f"{store.root} was made with different '{name}' data (hash {old.get('sha256', '?')[:12]} != "
-                f"{info.get('sha256', '?')[:12]}); use a new --out directory"
-            )
+        for old in (k["datasets"].get(name) for k in known if "datasets" in k):
+            if isinstance(old, dict) and old.get("sha256") != info.get("sha256"):
+                raise UserError(
+                    f"{store.root} was made with different '{name}' data (hash {old.get('sha256', '?')[:12]} != "
+                    f"{info.get('sha256', '?')[:12]}); use a new --out directory"
+                )
+        renamed = renamed_images(dataset.image_ids())
+        if renamed:
+            info["image_files"] = renamed
         manifest["datasets"][name] = info
         for protocol in protocols[name]:
             manifest["protocols"][protocol.spec] = protocol.settings()
@@ -77,6 +89,16 @@ def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protoco
         }
     )
     return manifest
+
+
+def record_configs(store: RunStore, manifest: dict) -> None:
+    """Add the manifest's method configs and data hashes to ``configs.json`` (never removing one):
+    what the next run checks its own against when ``manifest.json`` is lost."""
+    configs = store.read_configs() or {"format": "abair-bench-configs/1", "methods": {}, "datasets": {}}
+    configs["methods"].update(_jsonable(manifest["methods"]))
+    configs["datasets"].update({name: {"sha256": info.get("sha256")} for name, info in manifest["datasets"].items()
+                                if isinstance(info, dict)})
+    store.write_configs(configs)
 
 
 def method_config(method, spec) -> dict:

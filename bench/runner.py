@@ -22,8 +22,8 @@ from abair.distributed import DistInfo, barrier, init_distributed
 from abair.errors import UserError
 
 from .local_jobs import program_name
-from .run_manifest import start_manifest
-from .store import RunStore
+from .run_manifest import record_configs, start_manifest
+from .store import IMAGES, SHARDS, RunStore
 
 TORCH_SEED = 0
 
@@ -175,13 +175,15 @@ def _timed_restore(method, dataset, x, image_ids: tuple[str, ...], spec: RunSpec
 
 def _image_rows(method, dataset, image_id: str, y, clean, protocols, seconds: float, run_id: str,
                 images_dir: Path | None) -> list[dict]:
-    """The rows of one restored image (float (1, 3, H, W)) under each protocol; saves its PNG."""
+    """The rows of one restored image (float (1, 3, H, W)) under each protocol; saves its PNG
+    (named by :func:`bench.store.image_path`: the only path made from data)."""
     from abair.imageops import tensor_to_float_array, tensor_to_uint8
+
+    from .store import writable_image_path
 
     restored = tensor_to_float_array(y)
     if images_dir is not None:
-        _save_png(images_dir / safe_name(method.name) / safe_name(dataset.name) / f"{image_id}.png",
-                  tensor_to_uint8(y))
+        _save_png(writable_image_path(images_dir, method.name, dataset.name, image_id), tensor_to_uint8(y))
     h, w = clean.shape[:2]
     return [
         {"run_id": run_id, "method": method.name, "dataset": dataset.name, "task": dataset.task,
@@ -191,22 +193,22 @@ def _image_rows(method, dataset, image_id: str, y, clean, protocols, seconds: fl
     ]
 
 
-def safe_name(name: str) -> str:
-    """A method or dataset name as one folder name (``hf:/data/x`` -> ``hf__data_x``)."""
-    return "".join(c if c.isalnum() or c in "-+._" else "_" for c in name)
-
-
 #: zlib level of the restored PNGs: lossless at any level; 1 encodes a 128x128 tile 3x faster than
 #: Pillow's default 6 for files ~8% larger (encoding is on the runner's critical path)
 PNG_COMPRESS_LEVEL = 1
 
 
 def _save_png(path: Path, image) -> None:
+    """Write ``path`` atomically through ``.<name>.tmp`` (no saved name starts with a dot), never
+    through a symbolic link: the temporary file is opened with ``O_NOFOLLOW``, the rename replaces."""
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    Image.fromarray(image).save(tmp, compress_level=PNG_COMPRESS_LEVEL)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if tmp.is_symlink():
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        Image.fromarray(image).save(fh, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     os.replace(tmp, path)
 
 
@@ -261,11 +263,15 @@ def _repair(record_file) -> None:
 
 
 def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pairs, skipped, dist: DistInfo):
-    manifest = None
+    manifest = done = None
     if dist.rank == 0:
         _repair(store.records)
+        done = store.done_keys()  # a damaged row is refused before anything is written
         manifest = start_manifest(store, spec, methods, datasets, protocols, world=dist.world, seed=TORCH_SEED)
+        record_configs(store, manifest)
         store.write_manifest(manifest)
+        if not dist.active:
+            _merge_interrupted_shards(store)
     else:  # while rank 0 hashes every set for the manifest, make this rank's own images
         for dataset in datasets.values():
             ids = dataset.image_ids()
@@ -274,7 +280,7 @@ def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pa
     if dist.active:
         _repair(store.writer)
     run_id = (manifest or store.read_manifest())["run_id"]
-    done = store.done_keys()
+    done = store.done_keys() if done is None else done
     work, scope = _plan(spec, pairs, protocols, done, dist)
     _execute(work, done, store, spec, run_id, dist)
     barrier(dist)
@@ -286,6 +292,18 @@ def _run_locked(spec: RunSpec, store: RunStore, methods, datasets, protocols, pa
     manifest["invocations"][-1]["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write_manifest(manifest)
     return summarise(spec.out, scope=scope)
+
+
+def _merge_interrupted_shards(store: RunStore) -> None:
+    """A one-process run into a directory a sharded run left unmerged: its shards' rows go into
+    records.csv first (one line), so the summary and every reader count them."""
+    shards = store.shard_files()
+    for shard in shards:
+        _repair(shard)
+    added = store.merge_shards() if shards else 0
+    if added:
+        print(f"abair-bench: merged {added} record rows of an unfinished sharded run ({store.root / SHARDS}) into "
+              f"{store.records.path}", file=sys.stderr)
 
 
 def _plan(spec: RunSpec, pairs, protocols, done: set, dist: DistInfo):
@@ -313,7 +331,7 @@ def _execute(work, done, store: RunStore, spec: RunSpec, run_id: str, dist: Dist
 
     from .store import row_key
 
-    images_dir = Path(spec.out) / "images" if spec.save_images else None
+    images_dir = Path(spec.out) / IMAGES if spec.save_images else None
     bar = tqdm(
         total=len(work), desc=f"rank {dist.rank}" if dist.active else "run", unit="img",
         disable=not spec.progress, file=sys.stderr, position=dist.rank, leave=True,

@@ -2,7 +2,8 @@
 
 A report never runs a model: it reads ``records.csv`` and ``manifest.json`` of each run directory
 (see :mod:`bench.store`) and, for the qualitative grids and the protocol audit, the restored PNGs
-that ``run --save-images`` wrote to ``DIR/images/<method>/<dataset>/<image_id>.png``.
+that ``run --save-images`` wrote to ``DIR/images/<method>/<dataset>/<file>.png`` (names from
+:func:`bench.store.image_path`, the runner's own).
 """
 
 from __future__ import annotations
@@ -114,18 +115,19 @@ def load_runs(dirs: list[str | os.PathLike]) -> Runs:
 
 
 def read_manifest(run_dir: Path) -> dict:
-    """``manifest.json`` of a run directory ({} when absent; UserError when not valid JSON)."""
-    import json
-
-    from bench.store import MANIFEST
+    """``manifest.json`` of a run directory ({} when absent); UserError when it is not valid JSON or
+    no run manifest (a list, ``"methods": null``, ...)."""
+    from bench.store import MANIFEST, manifest_problem, read_json
 
     path = Path(run_dir) / MANIFEST
-    if not path.exists():
+    what_to_do = f"move it out of {run_dir} to report the records without it, or restore it"
+    manifest = read_json(path, what_to_do)
+    if manifest is None:
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); rerun 'abair-bench run' into a new --out") from None
+    problem = manifest_problem(manifest, complete=False)
+    if problem:
+        raise UserError(f"{path} is not a run manifest ({problem}); {what_to_do}")
+    return manifest
 
 
 def _find_keys(obj: Any, wanted: set[str], path: tuple = ()) -> list[tuple[tuple, Any]]:
