@@ -549,9 +549,10 @@ def test_mini_set_exports_to_hf(tmp_path):
 
 
 def test_run_identity_on_an_official_tree_records_layout_and_files(rain_tree, tmp_path, capsys):
-    from bench import cli
     import csv
     import json
+
+    from bench import cli
 
     out = tmp_path / "run"
     argv = ["run", "--datasets", "rain100l", "--data-root", str(rain_tree), "--methods", "identity",
