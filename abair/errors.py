@@ -21,6 +21,13 @@ class UserError(ValueError):
     """
 
 
+def shorten(value: object, limit: int = 80) -> str:
+    """``value`` as text fit to echo in a one-line message: line breaks escaped, and cut to its first
+    ``limit`` characters plus ``... (N characters)`` when longer (a 100 KB argument is not echoed whole)."""
+    text = str(value).replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""`` if none is close."""
     choices = list(choices)
@@ -36,4 +43,4 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], list_command: str
     choices = sorted(choices)
     hint = did_you_mean(name, choices)
     where = f"; run '{list_command}' to see them all" if list_command else f"; valid: {', '.join(choices)}"
-    return UserError(f"unknown {kind} '{name}'{hint}{where}")
+    return UserError(f"unknown {kind} '{shorten(name)}'{hint}{where}")

@@ -1,7 +1,8 @@
 """The method interface every restorer implements (ABAIR variants, baselines, plug-ins).
 
 A method receives a batch as a float tensor ``(N, 3, H, W)`` in [0, 1] on the run's device and
-returns a tensor of the same shape (values outside [0, 1] are clipped by the harness). The harness
+returns a float tensor of the same shape (values up to 0.5 outside [0, 1] are clipped by the harness;
+further out, an integer tensor or anything but a tensor stops the run with one line). The harness
 pads the input (reflect, at the bottom and right) to a multiple of ``multiple_of`` and crops the output back, so no method
 does that itself. ``context`` tells the method which dataset/task/images it sees; only methods that
 are allowed to know the task (e.g. ``abair-oracle``) may use ``context.task``.

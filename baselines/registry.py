@@ -16,7 +16,8 @@ A registered name works everywhere a method name does in this process (``bench.e
 ``abair-bench`` run from the same interpreter). For methods another process must find (a separate
 ``abair-bench`` command, torchrun workers), publish them as an entry point in the ``abair_bench.methods``
 group or name them as ``module:callable`` (docs/METHODS.md). Registration checks the type at once:
-a class must derive from :class:`Method` and implement ``restore``.
+a class must derive from :class:`Method` and implement ``restore``; a built-in method's name
+(``identity``, ``nlm``, ...) cannot be registered, nor a class whose ``name`` attribute is one.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ def register(name: str | None = None, *, task: str = "any", needs: str = "none",
              replace: bool = False):
     """Decorator: make a :class:`Method` subclass (or a factory returning a method) available by ``name``
     (default: the class's ``name`` attribute, else the function's name). ``replace`` allows registering
-    a name again (e.g. re-running a notebook cell); otherwise a second registration is a ValueError."""
+    a name again (e.g. re-running a notebook cell); otherwise a second registration is a ValueError.
+    A built-in method's name (or a class whose ``name`` attribute is one) is a UserError (a ValueError):
+    its records would carry the built-in's name."""
 
     def decorate(obj):
         key = name or (getattr(obj, "name", None) if inspect.isclass(obj) else None) or obj.__name__
         if not key or key == Method.name:
             raise ValueError("register: give the method a name (register('my-method') or a class attribute)")
         _check(obj, key)
+        _check_not_builtin(obj, key)
         if key in REGISTERED and not replace and REGISTERED[key].factory is not obj:
             raise ValueError(f"register: a method named '{key}' is already registered; pass replace=True")
         summary_text = summary or (inspect.getdoc(obj) or "").split("\n")[0]
@@ -67,6 +71,18 @@ def register(name: str | None = None, *, task: str = "any", needs: str = "none",
         return obj
 
     return decorate
+
+
+def _check_not_builtin(obj, key: str) -> None:
+    from abair.errors import UserError, shorten
+    from bench.methods import builtin_names
+
+    builtin = builtin_names()
+    attribute = getattr(obj, "name", None) if inspect.isclass(obj) else None
+    for what, value in (("the name", key), ("the class attribute name", attribute)):
+        if isinstance(value, str) and value in builtin:
+            raise UserError(f"register('{shorten(key)}'): {what} '{value}' is a built-in method's; give the method a "
+                            "name of its own")
 
 
 def unregister(name: str) -> None:

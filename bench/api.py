@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from abair.errors import shorten
 
 
 def evaluate(methods: Sequence[str], datasets: Sequence[str] | None = None, protocols: Sequence[str] | None = None,
@@ -37,30 +39,35 @@ def evaluate(methods: Sequence[str], datasets: Sequence[str] | None = None, prot
     made in a temporary directory that is removed afterwards. ``method_args``: options per method,
     ``{"nlm": {"h_factor": 0.7}}`` (a method as written in ``methods`` or its record name).
     ``protocols``: None scores each set with its default protocol. The other arguments are those of
-    ``abair-bench run`` (see its ``--help``).
+    ``abair-bench run`` (see its ``--help``); a wrong type, an unknown choice or a NaN is one UserError.
     """
     from abair.errors import UserError
 
     from .datasets import DATASETS, DatasetOptions, resolve_names
     from .datasets.real import validate_dataset_paths
+    from .run_args import check_dataset_paths_used, check_protocols
     from .runner import RunSpec, run
     from .store import load_records
 
     methods = _names(methods, "methods")
-    if not methods:
-        raise UserError("evaluate: give at least one method")
     if datasets is None and suite is None:
         raise UserError("evaluate: give datasets=[...] or suite=NAME")
-    paths = dict(dataset_paths or {})
+    names = resolve_names(suite, _names(datasets, "datasets") if datasets is not None else None)
+    protocols = _names(protocols, "protocols") if protocols is not None else None
+    check_protocols(protocols)
+    paths = {str(k): str(v) for k, v in _mapping(dataset_paths, "dataset_paths").items()}
     validate_dataset_paths(paths, DATASETS.names())
-    options = DatasetOptions(data_root=data_root, dataset_paths=paths, noise_seeding=noise_seeding,
-                             allow_partial=allow_partial)
+    check_dataset_paths_used(paths, names)
+    options = {str(k): dict(_mapping(v, f"method_args['{shorten(k)}']"))
+               for k, v in _mapping(method_args, "method_args").items()}
+    limit, tile = (_count(v, what, 1) if v is not None else None for v, what in ((limit, "limit"), (tile, "tile")))
+    tile_overlap = _count(tile_overlap, "tile_overlap", 0)
+    data = DatasetOptions(data_root=data_root, dataset_paths=paths, noise_seeding=noise_seeding,
+                          allow_partial=allow_partial)
     with _run_dir(out) as directory:
-        spec = RunSpec(out=str(directory), methods=methods,
-                       datasets=resolve_names(suite, _names(datasets, "datasets") if datasets is not None else None),
-                       protocols=_names(protocols, "protocols") if protocols is not None else None,
-                       method_args={k: dict(v) for k, v in (method_args or {}).items()}, checkpoint=checkpoint,
-                       dataset_options=options, limit=limit, device=device, save_images=save_images, tile=tile,
+        spec = RunSpec(out=str(directory), methods=methods, datasets=names, protocols=protocols,
+                       method_args=options, checkpoint=checkpoint,
+                       dataset_options=data, limit=limit, device=device, save_images=save_images, tile=tile,
                        tile_overlap=tile_overlap, progress=progress,
                        command=f"bench.evaluate(methods={methods!r}, datasets={datasets!r}, suite={suite!r})")
         run(spec)
@@ -79,9 +86,17 @@ def make_report(runs: str | os.PathLike | Sequence[str | os.PathLike], out: str 
     """Write the HTML report of run directories to ``out``; returns its path. ``options`` are the
     fields of :class:`bench.report.build.ReportOptions` (``tables``, ``protocol``, ``grids``,
     ``compare``, ``audit``, ``data_root``, ``title``...)."""
+    import dataclasses
+
+    from abair.errors import unknown_name
+
     from .report.build import ReportOptions
     from .report.build import make_report as _make
 
+    accepted = [f.name for f in dataclasses.fields(ReportOptions) if f.name not in ("runs", "out", "command")]
+    for key in options:
+        if key not in accepted:
+            raise unknown_name("make_report option", key, accepted)
     dirs = [runs] if isinstance(runs, str | os.PathLike) else list(runs)
     result = _make(ReportOptions(runs=[str(d) for d in dirs], out=str(out), command="bench.make_report(...)",
                                  **options))
@@ -89,14 +104,40 @@ def make_report(runs: str | os.PathLike | Sequence[str | os.PathLike], out: str 
 
 
 def _names(items, what: str) -> list[str]:
+    """A list of names or one comma-separated string -> the names (a UserError if empty or neither)."""
     from abair.errors import UserError
 
     if isinstance(items, str):
         items = [s.strip() for s in items.split(",")]
+    if not isinstance(items, Iterable):
+        raise UserError(f"evaluate: {what} must be a list of names or a comma-separated string, got "
+                        f"{shorten(repr(items))}")
     names = [str(i) for i in items if str(i).strip()]
     if not names:
         raise UserError(f"evaluate: {what} is empty")
     return names
+
+
+def _mapping(value, what: str) -> Mapping:
+    """``value`` (None: empty) if it is a dict-like mapping, else a UserError naming ``what``."""
+    from abair.errors import UserError
+
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UserError(f"evaluate: {what} must be a dict, got {shorten(repr(value))}")
+    return value
+
+
+def _count(value, what: str, low: int) -> int:
+    """``value`` as an int >= ``low`` (a whole number; NaN, inf, 2.5, True are refused)."""
+    import numbers
+
+    from abair.errors import UserError
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise UserError(f"evaluate: {what} must be a whole number >= {low}, got {shorten(repr(value))}")
+    return int(value)
 
 
 class _run_dir:

@@ -16,7 +16,7 @@ import inspect
 from importlib import metadata
 from typing import Any
 
-from abair.errors import UserError, did_you_mean
+from abair.errors import UserError, did_you_mean, shorten
 
 from .registry import Registry, import_target
 
@@ -90,6 +90,19 @@ for _name, _target, _task, _needs, _summary in (
      "bright-flake detection (opening residual), median fill, veil removal"),
 ):
     METHODS.register(_name, f"baselines.classical.{_target}", task=_task, needs=_needs, summary=_summary)
+
+
+def builtin_names() -> set[str]:
+    """The names of the methods this project ships: the registered ones and the ``PREFIX`` of each
+    ``PREFIX:<argument>`` family but ``folder`` (whose records take the name the user gives). No
+    plug-in, ``baselines.register`` or ``folder:NAME=...`` may record its results under one of them."""
+    return set(METHODS.names()) | {prefix for prefix in PREFIX_METHODS if prefix != "folder"}
+
+
+def _is_builtin_source(name: str) -> bool:
+    """Whether ``--methods NAME`` builds one of this project's own methods (not a plug-in or a folder)."""
+    prefix = name.partition(":")[0]
+    return name in METHODS or (prefix in PREFIX_METHODS and prefix != "folder")
 
 
 def _entry_points() -> dict[str, Any]:
@@ -179,22 +192,38 @@ def _check_options(name: str, factory, options: dict[str, Any]) -> None:
     for option in options:
         if option not in accepted:
             takes = f"its options: {', '.join(accepted)}" if accepted else "it takes no option"
-            raise UserError(f"method '{name}' has no option '{option}'{did_you_mean(option, accepted)}; {takes}")
+            raise UserError(f"method '{shorten(name)}' has no option '{shorten(option)}'"
+                            f"{did_you_mean(option, accepted)}; {takes}")
 
 
 def create_method(name: str, **options: Any):
-    """Instantiate a method by registry name, ``module:callable`` or entry point."""
+    """Instantiate a method by registry name, ``module:callable`` or entry point.
+
+    A factory that raises is one :class:`UserError` line naming the method and the exception; a
+    plug-in (or ``folder:NAME=...``) whose records would carry a built-in method's name is refused.
+    """
     factory = _factory(name)
     _check_options(name, factory, options)
     try:
         method = factory(**options)
+    except UserError:
+        raise
     except TypeError as exc:
-        raise UserError(f"method '{name}': bad options {sorted(options)}: {exc}") from None
+        raise UserError(f"method '{shorten(name)}': bad options {shorten(sorted(options))}: {shorten(exc, 300)}") \
+            from None
+    except Exception as exc:  # a plug-in's __init__ failing: one line, not a traceback
+        raise UserError(f"method '{shorten(name)}' could not be created: {type(exc).__name__}: "
+                        f"{shorten(exc, 300)}") from exc
     if not hasattr(method, "restore"):
-        raise UserError(f"'{name}' did not return a method (an object with .restore), got {type(method).__name__}")
+        raise UserError(f"'{shorten(name)}' did not return a method (an object with .restore), got "
+                        f"{type(method).__name__}")
     if ":" in name or name not in METHODS:
         current = getattr(method, "name", None)
         method.name = name if current in (None, "", "method") else current
+    if not _is_builtin_source(name) and method.name in builtin_names():
+        how = "folder:OTHER=PATH" if name.startswith("folder:") else "its 'name' attribute"
+        raise UserError(f"method '{shorten(name)}' records its results as '{method.name}', the name of a built-in "
+                        f"method; give it a name of its own ({how})")
     return method
 
 

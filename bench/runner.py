@@ -152,25 +152,78 @@ def _score_batch(method, dataset, pairs, protocols, spec: RunSpec, run_id: str, 
     return rows
 
 
+#: how far outside [0, 1] a restored value may lie and still be clipped (float rounding, a network's
+#: overshoot); further out (a method returning 0..255, or values centred on 0) is refused
+OUTPUT_TOLERANCE = 0.5
+
+
 def _timed_restore(method, dataset, x, image_ids: tuple[str, ...], spec: RunSpec):
-    """``(restored batch, seconds)``; NaN or inf in the output is a one-line error."""
+    """``(restored batch, seconds)``. What ``method.restore`` returns must be a float tensor in
+    [0, 1] (up to :data:`OUTPUT_TOLERANCE`): anything else (numpy, None, a list, uint8, values up to
+    255, NaN or inf), or an exception in ``restore``, is a one-line error naming the method, the
+    dataset/image and what was wrong."""
     import torch
 
     from baselines.base import RestoreContext
 
     context = RestoreContext(dataset.name, dataset.task, image_ids, tuple(dataset.degradations))
+    where = f"{dataset.name}/{image_ids[0] if len(image_ids) == 1 else ', '.join(image_ids)}"
     if spec.device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
     with torch.inference_mode():
-        y = _restore(method, x, context, spec)
+        y = _restore(_CheckedRestore(method, where), x, context, spec)
     if spec.device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     if not torch.isfinite(y).all():
-        raise UserError(f"method '{method.name}' returned NaN or inf on {dataset.name}/"
-                        f"{image_ids[0] if len(image_ids) == 1 else ', '.join(image_ids)}")
+        raise UserError(f"method '{method.name}' returned NaN or inf on {where}")
+    flat = y.detach().flatten(1)
+    for j, (high, low) in enumerate(zip(flat.amax(1).tolist(), flat.amin(1).tolist(), strict=True)):
+        if high > 1 + OUTPUT_TOLERANCE or low < -OUTPUT_TOLERANCE:
+            values = f"values up to {round(high, 4)}" if high > 1 + OUTPUT_TOLERANCE else f"values down to {round(low, 4)}"
+            raise UserError(f"method '{method.name}' returned {values} on {dataset.name}/{image_ids[j]}: restore() "
+                            "must return floats in [0, 1]")
     return y, seconds
+
+
+class _CheckedRestore:
+    """``method`` (its attributes read through) whose ``restore`` answers a float tensor or raises a
+    one-line :class:`UserError` naming the method, ``where`` and the exception or what it returned."""
+
+    def __init__(self, method, where: str):
+        self._method, self._where = method, where
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._method, attribute)
+
+    def restore(self, batch, context):
+        import torch
+
+        from abair.errors import shorten
+
+        name = self._method.name
+        try:
+            out = self._method.restore(batch, context)
+        except UserError:
+            raise
+        except Exception as exc:  # a plug-in's bug: one line, the records written so far stay
+            raise UserError(f"method '{name}' raised {type(exc).__name__} on {self._where}: "
+                            f"{shorten(exc, 300)}") from exc
+        if not isinstance(out, torch.Tensor):
+            kind = "None" if out is None else f"a {_type_name(out)}"
+            raise UserError(f"method '{name}' returned {kind} on {self._where}: restore() must return a float "
+                            "torch tensor (N, 3, H, W) in [0, 1]")
+        if not out.is_floating_point():
+            raise UserError(f"method '{name}' returned a {out.dtype} tensor on {self._where}: restore() must "
+                            "return floats in [0, 1] (divide 8-bit levels by 255)")
+        return out
+
+
+def _type_name(value) -> str:
+    """``numpy.ndarray``, ``list``: the type of ``value`` as its users write it."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def _image_rows(method, dataset, image_id: str, y, clean, protocols, seconds: float, run_id: str,

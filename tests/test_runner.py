@@ -323,8 +323,8 @@ def test_two_methods_with_one_record_name_are_refused(tmp_path, one_line_error):
                                                       "identity,slow_method:make_identity"])
     finally:
         sys.path.remove(str(TESTS))
-    assert line == ("abair-bench: error: methods 'identity' and 'slow_method:make_identity' both record their "
-                    "results as 'identity'; run them into separate --out directories")
+    assert line == ("abair-bench: error: method 'slow_method:make_identity' records its results as 'identity', "
+                    "the name of a built-in method; give it a name of its own (its 'name' attribute)")
 
 
 def test_tiling_is_part_of_the_method_config(tmp_path, capsys, one_line_error):

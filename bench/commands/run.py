@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                    "--methods or as recorded (folder:theirs=/x -> theirs.strict=false) (repeatable)")
     p.add_argument("--data-root", help="folder holding the real test sets (default $ABAIR_DATA)")
     p.add_argument("--dataset-path", action="append", metavar="NAME=PATH",
-                   help="where one dataset lies, overriding discovery (repeatable)")
+                   help="where one dataset of the run (or its family: cbsd68) lies, overriding discovery "
+                   "(repeatable; a NAME the run does not score is refused)")
     p.add_argument("--allow-partial", action="store_true",
                    help="score a real set with missing pairs (the missing ids are recorded in the manifest)")
     p.add_argument("--noise-seeding", default="per-image", choices=["per-image", "promptir"],
@@ -52,13 +53,13 @@ def add_parser(sub) -> None:
 
 
 def parse_dataset_paths(items: list[str] | None) -> dict[str, str]:
-    from abair.errors import UserError
+    from abair.errors import UserError, shorten
 
     out = {}
     for item in items or []:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"--dataset-path '{item}' must look like NAME=PATH")
+            raise UserError(f"--dataset-path '{shorten(item)}' must look like NAME=PATH")
         out[name] = path
     return out
 
@@ -70,6 +71,7 @@ def main(args) -> int:
     from bench.local_jobs import is_child, run_jobs
     from bench.method_args import parse_method_args
     from bench.paths import check_output_dir
+    from bench.run_args import check_dataset_paths_used, check_protocols
     from bench.runner import RunSpec, run
 
     check_output_dir(args.out, "--out")
@@ -84,11 +86,15 @@ def main(args) -> int:
     methods = csv_list(args.methods, "--methods", required=True)
     dataset_paths = parse_dataset_paths(args.dataset_path)
     validate_dataset_paths(dataset_paths, DATASETS.names())
+    datasets = resolve_names(args.suite, csv_list(args.datasets, "--datasets"))
+    check_dataset_paths_used(dataset_paths, datasets)
+    protocols = csv_list(args.protocols, "--protocols")
+    check_protocols(protocols)
     spec = RunSpec(
         out=args.out,
         methods=methods,
-        datasets=resolve_names(args.suite, csv_list(args.datasets, "--datasets")),
-        protocols=csv_list(args.protocols, "--protocols"),
+        datasets=datasets,
+        protocols=protocols,
         method_args=parse_method_args(args.method_arg, methods),
         checkpoint=args.checkpoint,
         dataset_options=DatasetOptions(

@@ -15,6 +15,8 @@ from bench.registry import Registry
 
 DATASETS = Registry("dataset", "abair-bench datasets list")
 SUITES: dict[str, list[str]] = {}
+#: the test-time noise realisations of the CBSD68 sets (docs/DATASETS.md)
+NOISE_SEEDINGS = ("per-image", "promptir")
 HF_PREFIX = "hf:"  # dataset names "hf:<local dir or hub id>" load a Hugging Face dataset
 
 
@@ -34,6 +36,8 @@ class DatasetOptions:
     def __post_init__(self):
         if self.data_root is None:
             self.data_root = os.environ.get("ABAIR_DATA") or None
+        if self.noise_seeding not in NOISE_SEEDINGS:
+            raise unknown_name("noise seeding", str(self.noise_seeding), NOISE_SEEDINGS)
 
 
 def register_suite(name: str, datasets: list[str]) -> None:

@@ -52,7 +52,7 @@ def validate_dataset_paths(paths: dict[str, str], known_names) -> None:
     dataset nor a family (``cbsd68`` covers ``cbsd68-s15/25/50``)."""
     from abair.errors import unknown_name
 
-    choices = [*known_names, *FAMILIES]
+    choices = list(dict.fromkeys([*known_names, *FAMILIES]))
     for name in paths:
         if name not in choices:
-            raise unknown_name("dataset in --dataset-path", name, choices)
+            raise unknown_name("dataset in --dataset-path", name, choices, "abair-bench datasets list")
