@@ -259,6 +259,25 @@ def test_hf_set_images_are_decoded_within_the_budget(tmp_path, monkeypatch):
     assert str(err.value) == _budget_line(f"hf:{tmp_path / 'set'}: image", "'bomb' (degraded)")
 
 
+def test_hf_training_images_are_sized_and_decoded_within_the_budget(tmp_path, monkeypatch, no_pixels_decoded):
+    datasets = pytest.importorskip("datasets")
+    from abair.errors import UserError
+    from bench.datasets.train_inputs import clean_source
+
+    monkeypatch.delenv("ABAIR_MAX_PIXELS", raising=False)
+    small = _png_declaring(tmp_path / "small.png", 4, 4).read_bytes()
+    big = _png_declaring(tmp_path / "big.png", 12000, 12000).read_bytes()
+    table = datasets.Dataset.from_dict({"image": [{"bytes": small, "path": None}, {"bytes": big, "path": None}]},
+                                       features=datasets.Features({"image": datasets.Image()}))
+    table.save_to_disk(str(tmp_path / "corpus"))
+    source = clean_source([f"hf:{tmp_path / 'corpus'}"])
+    assert source.size(0) == (4, 4)  # from the header alone
+    for call in (source.size, source.read):
+        with pytest.raises(UserError) as err:
+            call(1)
+        assert str(err.value) == _budget_line("training image", f"hf:{tmp_path / 'corpus'}[1]")
+
+
 def test_folder_outputs_are_checked_before_they_are_decoded(tmp_path, monkeypatch):
     import imageio.v3 as iio
 

@@ -150,7 +150,7 @@ def test_crops_decode_lazily_skip_small_images_and_name_a_corrupt_file(tmp_path)
     assert sampler.images.summary() == {"images": 6, "used": 5, "too_small": 1, "unreadable": 0}
     crop = sampler.one(torch.Generator().manual_seed(0))
     assert crop.shape == (3, 32, 32) and crop.dtype == torch.float32 and 0 <= crop.min() <= crop.max() <= 1
-    with pytest.raises(UserError, match=r"^training image '.*garbage.jpg' is not a readable image"):
+    with pytest.raises(UserError, match=r"^training image '.*garbage.jpg' is not an image but a text file; replace the file$"):
         CropSampler(FileSource([*files, garbage]), 32)
     skipping = CropSampler(FileSource([*files, garbage]), 32, skip_bad=True)
     assert skipping.images.summary() == {"images": 6, "used": 5, "too_small": 0, "unreadable": 1}

@@ -31,7 +31,7 @@ class HfImages(ImageSource):
     """The images of one column of a Hugging Face dataset on disk, decoded one row at a time."""
 
     def __init__(self, ref: str):
-        from .real.hf import _open
+        from .real.hf import _open, undecoded
 
         self.ref = ref
         self.table, _ = _open(ref)
@@ -40,6 +40,7 @@ class HfImages(ImageSource):
         if column is None:
             raise UserError(f"hf:{ref} has no 'clean' or 'image' column (columns: {', '.join(sorted(names))})")
         self.column = column
+        self.table = undecoded(self.table)  # decoded here, within the decode budget
 
     def __len__(self) -> int:
         return len(self.table)
@@ -54,13 +55,14 @@ class HfImages(ImageSource):
             raise UserError(f"{self.name(index)} could not be read ({type(exc).__name__})") from None
 
     def size(self, index: int) -> tuple[int, int]:
-        width, height = self._image(index).size
-        return height, width
+        from .real.hf import cell_size
+
+        return cell_size(self._image(index), self.name(index), "training image")
 
     def read(self, index: int):
-        import numpy as np
+        from .real.hf import decode_cell
 
-        return np.asarray(self._image(index).convert("RGB")).copy()
+        return decode_cell(self._image(index), self.name(index), "training image")
 
 
 class DatasetPairs(PairSource):

@@ -157,7 +157,7 @@ class HfDataset(Dataset):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise UserError(f"{self.name}: image id '{dup}' appears more than once")
         self._ids = ids
-        self._cells = _undecoded(self.table)
+        self._cells = undecoded(self.table)
 
     def image_ids(self) -> list[str]:
         return list(self._ids)
@@ -167,8 +167,8 @@ class HfDataset(Dataset):
             row = self._cells[self._index[image_id]]
         except KeyError:
             raise UserError(f"{self.name}: no image '{image_id}'") from None
-        degraded = _decode(row["degraded"], f"'{image_id}' (degraded)", f"{self.name}: image")
-        clean = _decode(row["clean"], f"'{image_id}' (clean)", f"{self.name}: image")
+        degraded = decode_cell(row["degraded"], f"'{image_id}' (degraded)", f"{self.name}: image")
+        clean = decode_cell(row["clean"], f"'{image_id}' (clean)", f"{self.name}: image")
         if degraded.shape != clean.shape:
             raise UserError(
                 f"{self.name}: image '{image_id}' has degraded {degraded.shape[1]}x{degraded.shape[0]} but clean "
@@ -205,30 +205,47 @@ class HfDataset(Dataset):
         return info
 
 
-def _undecoded(table):
-    """``table`` with its image columns left as ``{"bytes", "path"}`` cells (decoded by :func:`_decode`)."""
+def undecoded(table):
+    """``table`` with its image columns left as ``{"bytes", "path"}`` cells (decoded by :func:`decode_cell`)."""
     import datasets
 
-    for column in ("degraded", "clean"):
+    for column in ("degraded", "clean", "image"):
         if isinstance(table.features.get(column), datasets.Image):
             table = table.cast_column(column, datasets.Image(decode=False))
     return table
 
 
-def _decode(cell, name: str, what: str) -> np.ndarray:
-    """uint8 HxWx3 of an image cell, within the decode budget; EXIF orientation applied, as ``datasets``
-    applies it when it decodes."""
-    from PIL import ExifTags, ImageOps
-
+def _open_cell(cell, name: str, what: str):
+    """:func:`abair.imagefile.open_image` of an image cell (its bytes, else its file)."""
     from abair.imagefile import open_image
+
+    return open_image(io.BytesIO(cell["bytes"]) if cell.get("bytes") is not None else cell.get("path"), name, what=what)
+
+
+def cell_size(cell, name: str, what: str) -> tuple[int, int]:
+    """(height, width) of an image cell from its header (within the decode budget), nothing decoded."""
+    if not isinstance(cell, dict):
+        return cell.size[::-1]
+    with _open_cell(cell, name, what) as im:
+        return im.size[::-1]
+
+
+def decode_cell(cell, name: str, what: str) -> np.ndarray:
+    """uint8 HxWx3 of an image cell, within the decode budget (one-line UserError naming ``what`` and
+    ``name`` if over it); EXIF orientation applied, as ``datasets`` applies it when it decodes."""
+    from PIL import ExifTags, ImageOps
 
     if not isinstance(cell, dict):  # a column that is no Image feature: datasets gave what it holds
         return np.asarray(cell.convert("RGB")).copy()
-    source = io.BytesIO(cell["bytes"]) if cell.get("bytes") is not None else cell.get("path")
-    with open_image(source, name, what=what) as im:
-        if im.getexif().get(ExifTags.Base.Orientation) is not None:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-        return np.asarray(im.convert("RGB")).copy()
+    try:
+        with _open_cell(cell, name, what) as im:
+            if im.getexif().get(ExifTags.Base.Orientation) is not None:
+                return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
+            return np.asarray(im.convert("RGB")).copy()
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:  # truncated or corrupt data
+        raise UserError(f"{what} {name} cannot be decoded ({' '.join(str(exc).split())}); replace it") from None
 
 
 def load_hf(name: str, options=None) -> HfDataset:
