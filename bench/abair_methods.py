@@ -59,7 +59,8 @@ def _training_card(checkpoint: Path) -> dict[str, Any]:
     """``training_seconds`` and ``training_scale`` from the JSON card beside a checkpoint, if any.
 
     The embedded default ships ``abair-tiny.json`` (commands, steps and seconds per phase); reports
-    show its scale in their banner.
+    show its scale and training time in their banner. A card without ``training_seconds`` but with
+    ``phase_seconds`` (seconds per phase) gives their sum, as the shipped cards sum them.
     """
     import json
 
@@ -70,7 +71,15 @@ def _training_card(checkpoint: Path) -> dict[str, Any]:
         info = json.loads(card.read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return {k: info[v] for k, v in (("training_seconds", "training_seconds"), ("training_scale", "scale")) if v in info}
+    if not isinstance(info, dict):
+        return {}
+    out = {k: info[v] for k, v in (("training_seconds", "training_seconds"), ("training_scale", "scale")) if v in info}
+    phases = info.get("phase_seconds")
+    if "training_seconds" not in out and isinstance(phases, dict) and phases:
+        values = [v for v in phases.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(values) == len(phases):
+            out["training_seconds"] = round(float(sum(values)), 1)
+    return out
 
 
 class ABAIRMethod(Method):

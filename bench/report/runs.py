@@ -162,10 +162,13 @@ def run_scale(manifests: dict[str, dict], records: pd.DataFrame | None = None) -
     - ``presets``: ``{method: preset}`` for every method config holding a ``preset`` key;
     - ``training_seconds``: ``{method: seconds}`` from a ``train_seconds``/``training_seconds``
       key, or ``seconds`` inside a ``training``/``train`` mapping, of the method's config;
+    - ``training_scale``: ``{method: text}`` from a ``training_scale`` key of the method's config (the
+      model card's scale note, e.g. "a pipeline demonstration, not a reproduction of the paper");
     - ``images``, ``methods``, ``datasets``: counts from the records.
     """
     suites: dict[str, list[str]] = {}
     presets: dict[str, str] = {}
+    scales: dict[str, list[str]] = {}  # scale note -> the methods whose model card gives it
     training: dict[str, float] = {}
     seen: dict[str, int] = {}
     for manifest in manifests.values():
@@ -180,13 +183,15 @@ def run_scale(manifests: dict[str, dict], records: pd.DataFrame | None = None) -
             label = method if seen[method] == 1 else f"{method} [{run_label}]"  # one row per run, as in tables
             for _path, value in _find_keys(config, {"preset"}):
                 presets.setdefault(label, str(value))
+            for _path, value in _find_keys(config, {"training_scale"}):
+                scales.setdefault(str(value), []).append(label)
             for path, value in _find_keys(config, TRAINING_SECONDS_KEYS | {"seconds"}):
                 is_training = path[-1] in TRAINING_SECONDS_KEYS or (
                     len(path) >= 2 and str(path[-2]) in {"training", "train"}
                 )
                 if is_training and isinstance(value, (int, float)):
                     training[label] = training.get(label, 0.0) + float(value)
-    out: dict[str, Any] = {"suites": suites, "presets": presets, "training_seconds": training}
+    out: dict[str, Any] = {"suites": suites, "presets": presets, "training_seconds": training, "scales": scales}
     if records is not None and len(records):
         for ds in records["dataset"].unique():
             suite = "mini" if str(ds).startswith(MINI_PREFIX) else "real"
