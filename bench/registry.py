@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from abair.errors import UserError, unknown_name
+from abair.errors import UserError, shorten, unknown_name
 
 
 @dataclass
@@ -24,16 +24,18 @@ def import_target(target: str) -> Any:
     """Import ``"package.module:attr.sub"`` and return the attribute; a readable error if missing."""
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
-        raise UserError(f"'{target}' is not of the form 'module:attribute'")
+        raise UserError(f"'{shorten(target)}' is not of the form 'module:attribute'")
     try:
         obj = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise UserError(f"cannot import module '{module_name}' (from '{target}'): {exc}") from None
+        raise UserError(f"cannot import module '{shorten(module_name)}' (from '{shorten(target)}'): "
+                        f"{shorten(exc)}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise UserError(f"module '{module_name}' has no attribute '{attr}' (from '{target}')") from None
+            raise UserError(f"module '{shorten(module_name)}' has no attribute '{shorten(attr)}' "
+                            f"(from '{shorten(target)}')") from None
     return obj
 
 
