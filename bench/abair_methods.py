@@ -56,7 +56,8 @@ def checkpoint_label(path: str | Path) -> str:
 
 
 def _training_card(checkpoint: Path) -> dict[str, Any]:
-    """``training_seconds`` and ``training_scale`` from the JSON card beside a checkpoint, if any.
+    """``training_seconds``, ``training_scale`` and ``ablation`` (``{table id: variant}``: the ablation
+    tables 6a/6b/7 the checkpoint is a row of) from the JSON card beside a checkpoint, if any.
 
     The embedded default ships ``abair-tiny.json`` (commands, steps and seconds per phase); reports
     show its scale and training time in their banner. A card without ``training_seconds`` but with
@@ -73,7 +74,8 @@ def _training_card(checkpoint: Path) -> dict[str, Any]:
         return {}
     if not isinstance(info, dict):
         return {}
-    out = {k: info[v] for k, v in (("training_seconds", "training_seconds"), ("training_scale", "scale")) if v in info}
+    out = {k: info[v] for k, v in (("training_seconds", "training_seconds"), ("training_scale", "scale"),
+                                   ("ablation", "ablation")) if v in info}
     phases = info.get("phase_seconds")
     if "training_seconds" not in out and isinstance(phases, dict) and phases:
         values = [v for v in phases.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]

@@ -79,3 +79,21 @@ def test_coverage_table_and_banner_lines():
     hf = records.assign(dataset="hf:someone/set")  # unknown to the registry: N from the manifest
     manifests = {"r": {"datasets": {"hf:someone/set": {"count": 5, "missing": ["a", "b"]}}}}
     assert coverage_table(hf.head(3), manifests)["N"].tolist() == [7]
+
+
+def test_ablation_tables_show_only_runs_that_declare_their_variant():
+    records = records_equal_to_the_paper("Ours SW", "abair-sw")
+    plain = build_table(get_spec("6b"), records, n_boot=50)
+    assert plain.rows("run") == []  # a Table 1 run is not a rank ablation: its averages are not repeated here
+    assert any(n.startswith("no run row: an ablation checkpoint shows here when its model card") for n in plain.notes)
+    marked = build_table(get_spec("6b"), records, n_boot=50, variants={("r", "abair-sw"): {"6b": "rank=8"}})
+    assert marked.rows("run") == ["abair-sw (rank=8)"]
+    assert "Δ abair-sw (rank=8) − 8" in marked.values.index
+    assert build_table(get_spec("7"), records, n_boot=50, variants={("r", "abair-sw"): {"6b": "rank=8"}}).rows("run") == []
+
+
+def test_ablation_variants_come_from_the_method_configs():
+    from bench.report.build import ablation_variants
+
+    manifests = {"r": {"methods": {"abair-sw": {"ablation": {"6b": "rank=8", "7": "LoRA r8"}}, "nlm": {}}}}
+    assert ablation_variants(manifests) == {("r", "abair-sw"): {"6b": "rank=8", "7": "LoRA r8"}}

@@ -96,6 +96,9 @@ class TableSpec:
     ssim_leading_zero: bool = True
     row_header: str = "Method"
     run_methods_only: tuple[str, ...] | None = None
+    #: ablation tables: a run row appears only for a method whose config declares its variant of this
+    #: table (the model card's ``ablation: {"6b": "rank=8"}``), compared with that variant's paper row
+    run_variants: bool = False
     known_mismatches: tuple[dict, ...] = ()
     printed_duplicates: tuple[dict, ...] = ()
     truncated: str | None = None
@@ -138,6 +141,7 @@ def _spec_from_dict(d: dict) -> TableSpec:
         ssim_leading_zero=bool(d.get("ssim_leading_zero", True)),
         row_header=d.get("row_header", "Method"),
         run_methods_only=tuple(d["run_methods_only"]) if d.get("run_methods_only") else None,
+        run_variants=bool(d.get("run_variants", False)),
         known_mismatches=tuple(d.get("known_mismatches", ())),
         printed_duplicates=tuple(d.get("printed_duplicates", ())),
         truncated=d.get("truncated"),
@@ -353,7 +357,7 @@ def _column_protocols(records: pd.DataFrame, origins: dict) -> dict[str, str]:
 
 
 def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: dict, origins: dict,
-              notes: list[str], boot: dict, partial: dict) -> None:
+              notes: list[str], boot: dict, partial: dict, variants: dict | None = None) -> None:
     """Put one row per (run, method) with data in this table, and its Δ row where the paper has one
     and the columns are complete; ``partial`` receives ``(row, column) -> (n, N)`` of partial cells."""
     import numpy as np
@@ -374,6 +378,11 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
         info = run_method_info(method)
         if info.get("tables") and spec.id not in info["tables"]:
             continue  # a published baseline shows in the paper tables it has a row in
+        if spec.run_variants:
+            variant = ((variants or {}).get((run, method)) or {}).get(spec.id)
+            if variant is None:
+                continue  # an ablation table shows only checkpoints that declare their variant of it
+            info = {**info, "method": "ABAIR", "variant": str(variant)}
         per_col, coverage = {}, {}
         for label, origin in origins.items():
             if info.get("tasks") and column_task[label] not in info["tasks"]:
@@ -389,6 +398,8 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
         if not cells:
             continue
         label = _row_key(run, method, duplicated)
+        if spec.run_variants:
+            label = f"{label} ({info['variant']})"
         rows.put(label, RUN, cells, low, high, n)
         for col, n_of in coverage.items():
             partial[(label, col)] = n_of
@@ -427,6 +438,10 @@ def _table_notes(spec: TableSpec, records, rows: _Rows, origins: dict) -> list[s
         notes.append("no run covers these columns (" + ", ".join(str(m) for m in missing) + ")")
     if records is not None and spec.run_methods_only and not run_labels:
         notes.append(f"none of {', '.join(spec.run_methods_only)} is in the runs")
+    if records is not None and len(records) and spec.run_variants and not run_labels:
+        notes.append(f"no run row: an ablation checkpoint shows here when its model card (the .json beside it) "
+                     f"declares its variant of this table, e.g. \"ablation\": {{\"{spec.id}\": "
+                     f"\"{spec.rows[-1].variant}\"}} (variants: {', '.join(r.variant for r in spec.rows)})")
     if run_labels and any(o is not None and o.suite == "mini" for o in origins.values()):
         notes.append("mini-suite columns: 128x128 tiles degraded by this project's operators, not the "
                      "paper's test sets; no Δ to the paper is computed on them")
@@ -439,7 +454,7 @@ def _table_notes(spec: TableSpec, records, rows: _Rows, origins: dict) -> list[s
 
 def build_table(
     spec: TableSpec, records: pd.DataFrame | None = None, *, n_boot: int = 2000, confidence: float = 0.95,
-    seed: int = 0, ci_method: str = "bca",
+    seed: int = 0, ci_method: str = "bca", variants: dict | None = None,
 ) -> BuiltTable:
     """Fill ``spec`` from the paper's numbers and (optionally) run records.
 
@@ -447,7 +462,9 @@ def build_table(
     ``run``, a label per run directory), already reduced to one protocol per dataset (see
     :meth:`bench.report.runs.Runs.scored`). Our cells are means of per-image values with a
     bootstrap interval (:mod:`bench.report.stats`); our Average is the paper's rule applied to our
-    column means, present only when every averaged column is.
+    column means, present only when every averaged column is. ``variants``: ``(run, method) ->
+    {table id: variant}`` from the method configs (the model card's ``ablation``), for the ablation
+    tables (``run_variants``).
     """
     rows = _Rows(spec.cell_keys())
     paper_cells = _paper_rows(spec, rows)
@@ -460,7 +477,7 @@ def build_table(
     partial: dict[tuple[str, str], tuple[int, int]] = {}
     if has_records:
         boot = dict(n_boot=n_boot, confidence=confidence, seed=seed, method=ci_method)
-        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot, partial)
+        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot, partial, variants)
     notes = delta_notes + _table_notes(spec, records, rows, origins)
     f = rows.frames()
     return BuiltTable(spec, f["values"], f["low"], f["high"], f["n"], rows.kinds, origins, protocols, notes,
