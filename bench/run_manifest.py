@@ -54,8 +54,8 @@ def start_manifest(store: RunStore, spec, methods: dict, datasets: dict, protoco
         for old in (k["methods"].get(name) for k in known if "methods" in k):
             if old is not None and old != _jsonable(config):
                 raise UserError(
-                    f"{store.root} already holds method '{name}' with another config ({old} != {config}); "
-                    "use a new --out directory"
+                    f"{store.root} already holds method '{name}' with another config ("
+                    f"{'; '.join(config_diff(old, _jsonable(config)))}); use a new --out directory"
                 )
         manifest["methods"][name] = config
     for name, dataset in datasets.items():
@@ -99,6 +99,34 @@ def record_configs(store: RunStore, manifest: dict) -> None:
     configs["datasets"].update({name: {"sha256": info.get("sha256")} for name, info in manifest["datasets"].items()
                                 if isinstance(info, dict)})
     store.write_configs(configs)
+
+
+def config_diff(old, new, prefix: str = "", limit: int = 4) -> list[str]:
+    """What differs between two JSON-like configs, one short phrase per key (dotted paths), at most
+    ``limit`` of them: ``["h_factor: 0.8 in the store, 2.0 now", "tiling: absent in the store, {...} now"]``."""
+    from abair.errors import shorten
+
+    def show(value) -> str:
+        return "absent" if value is _MISSING else shorten(json.dumps(value, sort_keys=True, default=str), 60)
+
+    out: list[str] = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+            if a != b:
+                path = f"{prefix}{key}"
+                if isinstance(a, dict) and isinstance(b, dict):
+                    out += config_diff(a, b, f"{path}.", limit)
+                else:
+                    out.append(f"{path}: {show(a)} in the store, {show(b)} now")
+    elif old != new:
+        out.append(f"{prefix.rstrip('.') or 'config'}: {show(old)} in the store, {show(new)} now")
+    if len(out) > limit:
+        out = out[:limit] + [f"and {len(out) - limit} more"]
+    return out
+
+
+_MISSING = object()
 
 
 def method_config(method, spec) -> dict:

@@ -142,7 +142,7 @@ def test_a_lost_manifest_still_refuses_another_method_config(tmp_path, one_line_
     assert json.loads((out / "configs.json").read_text())["methods"]["nlm"]["h_factor"] == 0.8
     (out / "manifest.json").unlink()
     line = one_line_error(base + ["--limit", "2", "--method-arg", "nlm.h_factor=2.0"])
-    assert "already holds method 'nlm' with another config" in line
+    assert "already holds method 'nlm' with another config (h_factor: 0.8 in the store, 2.0 now); " in line
     assert len(read_records(out)) == 2 and not (out / "manifest.json").exists()
     assert main(base + ["--limit", "2"]) == 0  # the same config resumes
     assert len(read_records(out)) == 4
@@ -154,7 +154,7 @@ def test_a_lost_manifest_refuses_another_tiling(tmp_path, one_line_error):
     assert main(ONE_SET + ["--limit", "1", "--out", str(out)]) == 0
     (out / "manifest.json").unlink()
     line = one_line_error(ONE_SET + ["--limit", "1", "--tile", "64", "--out", str(out)])
-    assert "already holds method 'identity' with another config" in line
+    assert "already holds method 'identity' with another config (tiling: absent in the store, " in line
 
 
 def test_records_that_nothing_describes_are_refused(tmp_path, one_line_error):
@@ -263,3 +263,15 @@ def test_records_that_cannot_be_written_are_one_line(tmp_path, one_line_error, m
     line = one_line_error(ONE_SET + ["--limit", "2", "--out", str(out)])
     assert line == (f"abair-bench: error: cannot write {out / 'records.csv'}: Permission denied; make it writable "
                     "(chmod u+w) or use a new --out")
+
+
+def test_config_diff_names_nested_keys_and_caps_its_length():
+    from bench.run_manifest import config_diff
+
+    old = {"a": 1, "model": {"rank": 4, "type": "lora"}, "x": "y" * 500}
+    new = {"a": 1, "model": {"rank": 8, "type": "lora"}, "x": "z" * 500, "b": [1, 2]}
+    diff = config_diff(old, new)
+    assert diff[0] == "b: absent in the store, [1, 2] now"
+    assert diff[1] == "model.rank: 4 in the store, 8 now"
+    assert diff[2].startswith('x: "yyy') and "(502 characters)" in diff[2] and len(diff[2]) < 200
+    assert config_diff({str(i): i for i in range(9)}, {str(i): -i for i in range(1, 9)})[-1] == "and 5 more"
