@@ -12,11 +12,16 @@ falls back to the plain PyTorch ops with gradients enabled, off the CPU, for oth
 this PyTorch build lacks the fused kernels, so training and other devices never take this path.
 Results equal the unfused ops within float32 rounding (oneDNN's GELU is the exact erf form;
 ``tests/test_inference_paths.py``).
+
+These are private operators, so each one is checked once per process, at its first use, against its
+plain-PyTorch definition on a small input: an exception or a result off by more than float32
+rounding switches that helper to the plain ops for the rest of the process, with one warning line.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -42,40 +47,98 @@ def _geometry(weight: torch.Tensor, groups: int) -> tuple[list[int], list[int], 
     return [pad, pad], [1, 1], [1, 1], groups
 
 
-def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
-    """Stride-1 'same' convolution (odd square kernel, zero padding) of NCHW ``x``."""
-    if not onednn_ok(x):
-        return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+def _plain_conv(x, weight, bias=None, groups=1):
+    return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+
+
+def _fast_conv(x, weight, bias=None, groups=1):
     pad = weight.shape[-1] // 2
     return torch.mkldnn_convolution(x, weight.to(x.dtype), bias, (pad, pad), (1, 1), (1, 1), groups)
 
 
+def _fast_gelu(x, weight, bias=None, groups=1):
+    return _fused_ops()(x, weight, bias, *_geometry(weight, groups), "gelu", [None], "none")
+
+
+def _fast_mul(x, other, weight, bias=None, groups=1):
+    return _fused_ops().binary(x, other, weight, bias, *_geometry(weight, groups), "mul", None, None, [], None)
+
+
+def _fast_add_(out, x, weight, bias=None, groups=1):
+    torch.ops.mkldnn._convolution_pointwise_.binary(out, x, weight, bias, *_geometry(weight, groups), "add",
+                                                     None, None, [], None)
+    return out
+
+
+#: Each private-op path: (its fused form, its plain-PyTorch definition); both take (x, other, w, b, groups).
+_PATHS = {
+    "convolution": (lambda x, o, w, b, g: _fast_conv(x, w, b, g), lambda x, o, w, b, g: _plain_conv(x, w, b, g)),
+    "convolution+gelu": (lambda x, o, w, b, g: _fast_gelu(x, w, b, g),
+                         lambda x, o, w, b, g: F.gelu(_plain_conv(x, w, b, g))),
+    "convolution*other": (lambda x, o, w, b, g: _fast_mul(x, o, w, b, g),
+                          lambda x, o, w, b, g: _plain_conv(x, w, b, g) * o),
+    "other+=convolution": (lambda x, o, w, b, g: _fast_add_(o.clone(), x, w, b, g),
+                           lambda x, o, w, b, g: o + _plain_conv(x, w, b, g)),
+}
+
+
+@functools.cache
+def path_ok(name: str) -> bool:
+    """Whether the fused path ``name`` (a key of ``_PATHS``) computes its plain definition in this process.
+
+    Checked once, on a seeded 1x4x5x7 channels-last input with a grouped 3x3 kernel and a bias; any
+    exception, or a difference beyond 1e-4 (absolute and relative), gives False and one warning line.
+    """
+    if name != "convolution" and _fused_ops() is None:
+        return False
+    fast, plain = _PATHS[name]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, 5, 7, generator=g).contiguous(memory_format=torch.channels_last)
+    other = torch.randn(1, 4, 5, 7, generator=g).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(4, 2, 3, 3, generator=g), torch.randn(4, generator=g)
+    problem = None
+    try:
+        with torch.no_grad():
+            got, want = fast(x, other, w, b, 2), plain(x, other, w, b, 2)
+        if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
+            problem = "gave a wrong result"
+    except Exception as exc:  # noqa: BLE001 - any failure of a private op means: do not use it
+        problem = f"failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+    if problem is None:
+        return True
+    warnings.warn(f"oneDNN fused {name} {problem} in this PyTorch {torch.__version__}; "
+                  "using the plain PyTorch ops for it in this process", RuntimeWarning, stacklevel=3)
+    return False
+
+
+def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
+    """Stride-1 'same' convolution (odd square kernel, zero padding) of NCHW ``x``."""
+    if not (onednn_ok(x) and path_ok("convolution")):
+        return _plain_conv(x, weight, bias, groups)
+    return _fast_conv(x, weight, bias, groups)
+
+
 def conv_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, groups: int = 1) -> torch.Tensor:
     """``gelu(conv(x))`` (exact erf GELU) in one pass."""
-    op = _fused_ops() if onednn_ok(x) else None
-    if op is None:
+    if not (onednn_ok(x) and path_ok("convolution+gelu")):
         return F.gelu(conv(x, weight, bias, groups))
-    return op(x, weight, bias, *_geometry(weight, groups), "gelu", [None], "none")
+    return _fast_gelu(x, weight, bias, groups)
 
 
 def conv_mul(x: torch.Tensor, other: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
              groups: int = 1) -> torch.Tensor:
     """``conv(x) * other`` (``other`` of the output's shape) in one pass."""
-    op = _fused_ops() if onednn_ok(x) else None
-    if op is None:
+    if not (onednn_ok(x) and path_ok("convolution*other")):
         return conv(x, weight, bias, groups) * other
-    return op.binary(x, other, weight, bias, *_geometry(weight, groups), "mul", None, None, [], None)
+    return _fast_mul(x, other, weight, bias, groups)
 
 
 def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
               groups: int = 1) -> torch.Tensor:
     """``out += conv(x)`` in place (``out`` of the convolution's output shape); returns ``out``."""
-    op = _fused_ops() if onednn_ok(x) and out.dtype == x.dtype else None
-    if op is None or not _same_layout(out, x):
+    if not (onednn_ok(x) and out.dtype == x.dtype and _same_layout(out, x) and path_ok("other+=convolution")):
         return out.add_(conv(x, weight, bias, groups))
-    torch.ops.mkldnn._convolution_pointwise_.binary(out, x, weight, bias, *_geometry(weight, groups), "add",
-                                                     None, None, [], None)
-    return out
+    return _fast_add_(out, x, weight, bias, groups)
 
 
 def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
