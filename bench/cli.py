@@ -17,6 +17,7 @@ from abair.errors import UserError
 # sub-command modules, in the order `--help` lists them
 COMMAND_MODULES = [
     "bench.commands.run",
+    "bench.commands.sweep",
     "bench.commands.suite",
     "bench.commands.datasets",
     "bench.commands.methods",
@@ -67,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"abair-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("abair-bench: interrupted; records written so far are kept, rerun to resume", file=sys.stderr)
+        from bench.local_jobs import started_by_launcher
+
+        if not started_by_launcher():  # a --jobs rank: its launcher prints the line once for all
+            print("abair-bench: interrupted; records written so far are kept, rerun to resume", file=sys.stderr)
         return 130
 
 

@@ -34,7 +34,7 @@ class RunSpec:
 
     out: str
     methods: list[str]
-    datasets: list[str]
+    datasets: list[str]  # names, or Dataset objects built by the caller (sweep points)
     protocols: list[str] | None = None  # None: each dataset's default protocol
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint: str | None = None  # shortcut for every method that takes a checkpoint
@@ -280,7 +280,8 @@ def run(spec: RunSpec):
     dist = init_distributed(backend="gloo")
     torch.manual_seed(TORCH_SEED)
     methods = _make_methods(spec)
-    datasets = {name: get_dataset(name, spec.dataset_options) for name in spec.datasets}
+    datasets = {getattr(d, "name", d): get_dataset(d, spec.dataset_options) if isinstance(d, str) else d
+                for d in spec.datasets}
     protocols = {name: _protocols_for(ds, spec) for name, ds in datasets.items()}
     pairs, skipped = _pairs(methods, datasets, dist)
     store = RunStore(spec.out, shard=dist.rank if dist.active else None)
