@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +93,39 @@ def test_register_checks_the_type_at_once():
             baselines.register("twice-test")(lambda: baselines.Method())
     finally:
         baselines.unregister("twice-test")
+
+
+def test_evaluate_returns_only_the_requested_methods_sets_and_protocols(tmp_path):
+    out = tmp_path / "run"
+    bench.evaluate(["nlm"], ["mini-derain", "mini-dehaze"], out=out, limit=2)
+    bench.evaluate(["identity"], ["mini-derain"], ["allinone-rgb", "y-bt601"], out=out, limit=3)
+    df = bench.evaluate(methods=["identity"], datasets=["mini-derain"], out=out, limit=2)
+    assert set(df["method"]) == {"identity"} and set(df["dataset"]) == {"mini-derain"}
+    assert set(df["protocol"]) == {"allinone-rgb"} and df["image_id"].nunique() == 2 and len(df) == 2 * 2
+    assert len(bench.load_runs(out).records) > len(df)  # the store holds nlm, y-bt601 and a third image too
+
+
+def test_evaluate_with_jobs_runs_the_ranks_of_the_command_line_and_batch(tmp_path):
+    out = tmp_path / "run"
+    bench.evaluate(["nlm"], ["mini-derain"], out=out, limit=1)
+    df = bench.evaluate(["identity"], ["mini-derain"], out=out, limit=2, jobs=2, batch=2)
+    assert set(df["method"]) == {"identity"} and len(df) == 2 * 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["invocations"][-1]["world_size"] == 2 and manifest["invocations"][-1]["options"]["batch"] == 2
+    with pytest.raises(UserError, match="jobs must be a whole number >= 1"):
+        bench.evaluate(["identity"], ["mini-derain"], jobs=0)
+
+
+def test_evaluate_with_jobs_refuses_a_method_registered_in_this_session():
+    @baselines.register("session-only-test", task="any", replace=True)
+    class Same(baselines.Method):
+        name = "session-only-test"
+
+        def restore(self, batch, context):
+            return batch
+
+    try:
+        with pytest.raises(UserError, match="do not know method 'session-only-test' registered in this session"):
+            bench.evaluate(["session-only-test"], ["mini-derain"], limit=1, jobs=2)
+    finally:
+        baselines.unregister("session-only-test")
