@@ -40,8 +40,9 @@ def depthwise(channels: int, bias: bool) -> nn.Conv2d:
     :class:`LayerNorm2d` output, an NHWC view). With the default (9, 9, 3, 1), DDP's gradient buckets,
     laid out like the parameters, did not match the gradients ("Grad strides do not match bucket view
     strides"). Values, initialisation and every result are unchanged."""
-    return nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=bias).to(
-        memory_format=torch.channels_last)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=bias)
+    conv.weight = nn.Parameter(conv.weight.detach().to(memory_format=torch.channels_last))
+    return conv
 
 
 class LayerNorm2d(nn.Module):

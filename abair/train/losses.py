@@ -4,7 +4,8 @@
 Every loss takes ``restored`` and ``clean``: float NCHW tensors, values in [0, 1] (``restored`` is
 not clipped), and returns a scalar to minimise.
 
-- ``l1``: mean absolute error over every pixel of the batch (the paper's restoration loss).
+- ``l1``: mean absolute error over every pixel of the batch (the default; the paper names no
+  restoration loss, and L1 is the one its Restormer/PromptIR-style baselines train with).
 - ``charbonnier``: mean of ``sqrt((restored - clean)^2 + eps^2)``, ``eps = 1e-3`` (a smooth L1, as
   MPRNet and Restormer train).
 - ``psnr``: minus the mean **per-image** PSNR in dB, ``mean_i 10 log10(MSE_i + 1e-8)`` (the PSNR
