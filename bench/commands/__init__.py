@@ -30,3 +30,10 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def add_force(p, what: str) -> None:
+    """The ``--force`` flag of a command that writes ``what`` (e.g. "--out FILE")."""
+    p.add_argument("--force", action="store_true",
+                   help=f"overwrite files at {what} that this command did not write (by default refused; a run "
+                   "store's or training folder's own files are refused even so)")

@@ -4,6 +4,9 @@ intact, and a Hugging Face copy of any test set. Nothing heavy is imported at mo
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+from . import add_force
 
 
 def _add_location(p, partial: bool = False) -> None:
@@ -45,8 +48,10 @@ def add_parser(sub) -> None:
 
     ex = dsub.add_parser("export", help="write a set as a Hugging Face dataset (load it back as hf:DIR)")
     ex.add_argument("name", metavar="NAME", help="dataset name, e.g. rain100l or mini-derain")
-    ex.add_argument("--to", required=True, metavar="DIR", help="new or empty output folder")
+    ex.add_argument("--to", required=True, metavar="DIR",
+                    help="new or empty output folder (not in a run store); with --force, a folder with files")
     _add_location(ex, partial=True)
+    add_force(ex, "--to")
     ex.set_defaults(func=export_cmd)
 
 
@@ -162,10 +167,32 @@ def _progress(name: str, done: int, total: int, every: int = 1000) -> None:
 
 
 def export_cmd(args) -> int:
+    from abair.errors import UserError
     from bench.datasets import get_dataset
     from bench.datasets.real.hf import export
+    from bench.paths import check_output_dir, check_outside_store, writing
 
+    to = check_output_dir(args.to, "--to")
+    check_outside_store(to, "--to", folder=True, example=args.name)
+    filled = to.is_dir() and any(to.iterdir())
+    if filled and not args.force:
+        raise UserError(f"--to {to} is not empty; give a new or empty folder, or add --force to write the export "
+                        "into it (its files of the export's names are replaced, the others kept)")
     dataset = get_dataset(args.name, _options(args))
-    n = export(dataset, args.to)
+    if not filled:
+        n = export(dataset, to)
+    else:  # export beside it, then move the files in (replacing those of the same names)
+        import os
+        import shutil
+        import tempfile
+
+        with writing(to, "--to"):
+            staging = Path(tempfile.mkdtemp(prefix=".abair-export-", dir=to))
+            try:
+                n = export(dataset, staging / "dataset")
+                for item in (staging / "dataset").iterdir():
+                    os.replace(item, to / item.name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     print(f"{args.name}: {n} pairs -> {args.to} (load it back as hf:{args.to})")
     return 0

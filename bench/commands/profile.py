@@ -5,7 +5,7 @@ Nothing heavy is imported at module level (``abair-bench --help`` must stay fast
 
 from __future__ import annotations
 
-from . import csv_list
+from . import add_force, csv_list
 
 
 def add_parser(sub) -> None:
@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
                    "LoRA rank-4 configurations (none, fixed, oh, oh-merged, sw, sw-merged, estimator, ...) run it "
                    "with its own adapters and estimator; its preset replaces --preset")
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
+    add_force(p, "--out")
     p.set_defaults(func=main)
 
 
@@ -49,8 +50,30 @@ def _ints(text: str, flag: str) -> list[int]:
         raise UserError(f"{flag} '{text}' must be comma-separated integers, e.g. 256,512") from None
 
 
+def _is_profile(folder) -> bool:
+    """``folder`` holds a profile.json that ``abair-bench profile`` wrote."""
+    from abair.errors import UserError
+    from bench.profile.output import load_profile
+
+    try:
+        load_profile(folder)
+    except UserError:
+        return False
+    return True
+
+
+def _output():
+    """What ``profile --out`` writes; an earlier profile (its profile.json) may be overwritten."""
+    from bench.paths import FolderOutput
+    from bench.profile.output import CSV_NAME, JSON_NAME, PLOT_NAME
+
+    return FolderOutput("abair-bench profile", (JSON_NAME, CSV_NAME, PLOT_NAME), recognise=_is_profile,
+                        example="profile")
+
+
 def main(args) -> int:
     from abair.errors import UserError
+    from bench.paths import check_output_folder
     from bench.profile.configs import CONFIGS
 
     if args.list:
@@ -63,6 +86,7 @@ def main(args) -> int:
     from bench.profile.output import write_profile
     from bench.profile.run import ProfileSettings, profile
 
+    check_output_folder(args.out, "--out", _output(), force=args.force)  # before minutes of timing
     preset = args.preset
     if args.checkpoint:
         from abair.model.checkpoint import read_config

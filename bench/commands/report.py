@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import csv_list, positive_int
+from . import add_force, csv_list, positive_int
 
 
 def add_parser(sub) -> None:
@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
         "audit, as one self-contained HTML file. Reads run stores only; runs no model.",
     )
     p.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="run directories ('abair-bench run --out')")
-    p.add_argument("--out", required=True, help="the HTML file to write, e.g. report.html")
+    p.add_argument("--out", required=True, help="the HTML file to write, e.g. report.html or RUN/report.html "
+                   "(not a run store's own file)")
     p.add_argument("--tables", help="comma-separated tables to show: 1,2,3,4,5,6 (=6a,6b),6a,6b,7,8 (default all)")
     p.add_argument("--exports", metavar="DIR", help="also write CSV, Markdown and LaTeX of every table, the "
                    "figures (PNG, SVG) and the audit and comparisons (CSV) to DIR")
@@ -28,14 +29,15 @@ def add_parser(sub) -> None:
     p.add_argument("--audit-protocols", help="comma-separated protocol specs for the audit (default: all available)")
     p.add_argument("--audit-limit", type=positive_int, metavar="N",
                    help="audit only the first N images of each dataset (N >= 1)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples, 100 to 100000 (default 2000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--ci-method", choices=["bca", "percentile"], default="bca",
                    help="bootstrap interval: bias-corrected and accelerated (default) or plain percentile")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed, an integer >= 0 (default 0)")
     p.add_argument("--data-root", help="folder holding the real test sets (for grids and audit; default $ABAIR_DATA)")
     p.add_argument("--profiles", nargs="+", metavar="DIR",
                    help="add a throughput section from 'abair-bench profile --out' directories")
+    add_force(p, "--out and --exports")
     p.set_defaults(func=main)
 
 
@@ -55,23 +57,16 @@ def parse_grid(items: list[str] | None) -> list[tuple[str, str]] | None:
 
 
 def main(args) -> int:
-    from abair.errors import UserError
-    from bench.paths import check_output_dir, check_output_file
     from bench.report.build import ReportOptions, make_report
 
-    if args.n_boot < 100:
-        raise UserError(f"--n-boot {args.n_boot} is too few for a 95% interval; use at least 100 (default 2000)")
-    check_output_file(args.out, "--out")
-    if args.exports is not None:
-        check_output_dir(args.exports, "--exports")
     options = ReportOptions(
         runs=args.runs, out=args.out, tables=csv_list(args.tables, "--tables"), exports=args.exports,
         protocol=args.protocol, grids=parse_grid(args.grid),
         compare=[tuple(c) for c in args.compare] if args.compare else None, audit=not args.no_audit,
         audit_protocols=csv_list(args.audit_protocols, "--audit-protocols"), audit_limit=args.audit_limit,
         n_boot=args.n_boot, confidence=args.confidence, seed=args.seed, ci_method=args.ci_method,
-        data_root=args.data_root, profiles=args.profiles,
-    )
+        data_root=args.data_root, profiles=args.profiles, force=args.force,
+    )  # make_report checks every option and output path before it reads a run
     result = make_report(options)
     size = result.html.stat().st_size
     print(f"report: {result.html} ({size / 1e6:.1f} MB, {len(result.tables)} tables)")

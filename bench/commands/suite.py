@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from . import csv_list
+from . import add_force, csv_list
+
+KINDS = ("degraded", "clean")  # DIR/<dataset>/<kind>/<image_id>.png
+MARKER = ".abair-bench-suite-export"  # left in --out: a later export may overwrite the folder's PNGs
 
 
 def add_parser(sub) -> None:
@@ -16,6 +19,7 @@ def add_parser(sub) -> None:
     e.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--data-root", help="folder holding real test sets (for suites of real sets)")
+    add_force(e, "--out")
     e.set_defaults(func=export)
 
 
@@ -23,16 +27,20 @@ def export(args) -> int:
     from PIL import Image
 
     from bench.datasets import DatasetOptions, get_dataset, resolve_names
-    from bench.paths import check_output_dir, writing
+    from bench.paths import FolderOutput, check_output_folder, writing
 
-    out = check_output_dir(args.out, "--out")
+    names = resolve_names(args.suite, csv_list(args.datasets, "--datasets"))
+    output = FolderOutput("abair-bench suite export", tuple(f"{n}/{k}/*.png" for n in names for k in KINDS), MARKER,
+                          example="pairs")
+    out = check_output_folder(args.out, "--out", output, force=getattr(args, "force", False))
     options = DatasetOptions(data_root=args.data_root)
     total = 0
-    for name in resolve_names(args.suite, csv_list(args.datasets, "--datasets")):
+    for name in names:
         dataset = get_dataset(name, options)
         with writing(out, "--out"):
+            output.mark(out)
             for pair in dataset:
-                for kind, image in (("degraded", pair.degraded), ("clean", pair.clean)):
+                for kind, image in zip(KINDS, (pair.degraded, pair.clean), strict=True):
                     path = out / name / kind / f"{pair.image_id}.png"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     Image.fromarray(image).save(path)

@@ -14,12 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError, unknown_name
-from bench.paths import writing
+from bench.paths import FolderOutput, check_output_file, check_output_folder, writing
 
-from .stats import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED
+from .stats import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED, METHODS
 
 # (paper figure it stands for or "", table whose datasets it shows, what)
 GRID_GROUPS = (("4", "1", "known tasks"), ("5", "4", "unseen tasks"), ("", "5", "mixed degradations"))
+
+GENERATOR = '<meta name="generator" content="abair-bench report">'
+"""The tag in every report's head: a report may replace an HTML file carrying it without --force."""
+_OLD_REPORT = "ABAIR (arXiv 2411.18412) tables regenerated from"  # the sub-title of reports made before the tag
+EXPORTS = FolderOutput(
+    "abair-bench report --exports",
+    ("table-*.csv", "table-*.md", "table-*.tex", "radar-*.png", "radar-*.svg", "grid-*.jpg", "protocol-audit.csv",
+     "paired-comparisons.csv"),
+    marker=".abair-bench-exports",
+)
+N_BOOT_RANGE = (100, 100_000)  # bootstrap resamples: fewer make a 95% interval unreliable, more exhaust memory
 
 
 @dataclass
@@ -42,6 +53,7 @@ class ReportOptions:
     ci_method: str = "bca"
     data_root: str | None = None
     profiles: list[str] | None = None  # 'abair-bench profile --out' directories to show
+    force: bool = False  # overwrite an --out file / --exports files that a report did not write
     title: str = "abair-bench report"
     command: str = field(default_factory=lambda: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
 
@@ -259,7 +271,7 @@ def _radars(runs, built_by_id, exports_dir: Path | None):
         items.append({"uri": html.data_uri(png), "alt": caption, "caption": caption})
         if exports_dir:
             with writing(exports_dir, "--exports"):
-                exports_dir.mkdir(parents=True, exist_ok=True)
+                EXPORTS.mark(exports_dir)
                 (exports_dir / f"{stem}.png").write_bytes(png)
                 (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
             exported += [exports_dir / f"{stem}.png", exports_dir / f"{stem}.svg"]
@@ -288,16 +300,52 @@ def _stats_context(options: ReportOptions) -> dict[str, Any]:
             "method_name": "BCa" if options.ci_method == "bca" else "percentile", "method_text": method_text}
 
 
+def is_report(path: str | Path) -> bool:
+    """Whether the file ``path`` is an HTML report written by :func:`make_report`."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    return GENERATOR in head or _OLD_REPORT in head
+
+
+def check_options(options: ReportOptions) -> None:
+    """UserError (one line naming the option) for a bad value or output path, before any work.
+
+    ``out`` must not exist unless a report wrote it, nor ``exports`` hold files of an export's names
+    that a report did not write (unless ``force``); neither may touch a run store's own files.
+    """
+    check_output_file(options.out, "--out", command="abair-bench report", ours=is_report, force=options.force)
+    if options.exports is not None:
+        check_output_folder(options.exports, "--exports", EXPORTS, force=options.force)
+    low, high = N_BOOT_RANGE
+    if not isinstance(options.n_boot, int) or not low <= options.n_boot <= high:
+        raise UserError(f"--n-boot {options.n_boot} is out of range; use {low} to {high} resamples (default "
+                        f"{DEFAULT_N_BOOT}): fewer make a 95% interval unreliable, more exhaust memory")
+    if not 0 < options.confidence < 1:
+        raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
+    if not isinstance(options.seed, int) or options.seed < 0:
+        raise UserError(f"--seed must be an integer >= 0 (numpy's bootstrap seed), got {options.seed}")
+    if options.ci_method not in METHODS:
+        raise unknown_name("--ci-method", str(options.ci_method), METHODS)
+    if options.audit_protocols:
+        from bench.protocols import get_protocol
+
+        for spec in options.audit_protocols:
+            try:
+                get_protocol(spec)
+            except UserError as exc:
+                raise UserError(f"--audit-protocols: {exc}") from None
+
+
 def make_report(options: ReportOptions) -> ReportResult:
-    """Build everything and write ``options.out`` (and ``options.exports`` when given)."""
+    """Build everything and write ``options.out`` (and ``options.exports`` when given); the options
+    are checked first (:func:`check_options`)."""
     from bench.datasets import DatasetOptions
 
     from . import html
     from .grids import InputCache, check_selection
     from .runs import format_seconds, load_runs
 
-    if not 0 < options.confidence < 1:
-        raise UserError(f"--confidence must be between 0 and 1, got {options.confidence}")
+    check_options(options)
     runs = load_runs(options.runs)
     scored = runs.scored(options.protocol)
     if options.grids:
