@@ -105,6 +105,7 @@ class ABAIRMethod(Method):
         from baselines.published import file_sha256
 
         m = self.model
+        counts = m.param_counts()
         return {
             "name": self.name,
             "mode": self.mode,
@@ -113,6 +114,8 @@ class ABAIRMethod(Method):
             "preset": m.config.preset,
             "adapters": {n: f"{s.type}-r{s.rank}" for n, s in m.adapter_specs.items()},
             "estimator": list(m.estimator_names) if m.estimator is not None else None,
+            "params": counts["total_params"],  # as 'abair-bench model info' prints it: the report's Param.
+            "adapter_params": counts["adapter_params"],
             **_training_card(self.checkpoint),
         }
 

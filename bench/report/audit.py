@@ -7,6 +7,10 @@ columns are named by :attr:`~bench.protocols.Protocol.label`), the PNG and its g
 protocol's way (:meth:`Protocol.prepare_pair`: e.g. the centre crop to a multiple of 16) and scored
 (:meth:`Protocol.score`). Nothing is restored again.
 
+By default the audit samples: :data:`DEFAULT_LIMIT` images of each method and dataset, spread evenly
+over the set (the same images for every method); ``--audit-limit N`` takes N, ``--audit-limit all``
+every saved image. The report names the sample.
+
 The result says how far the conventions alone move each mean: ``spread`` is the largest minus the
 smallest mean over the protocols, for a method, a dataset and a metric. Two caveats are written in
 the report: the PNGs are 8-bit, so a protocol that does not round (``allinone-rgb``) scores a
@@ -83,10 +87,44 @@ def column_names(chosen: list) -> list[str]:
 #: images per batched scoring call are capped at this many pixels (float64 statistics of SSIM)
 BATCH_PIXELS = 1 << 21
 
+#: images of each method and dataset the audit scores unless told otherwise: the spread between
+#: protocols is a property of the conventions, visible on a few images; scoring every PNG of the
+#: main job with every backend was most of the report's time
+DEFAULT_LIMIT = 8
 
-def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None, limit: int | None = None,
+#: the ``--audit-limit`` value that audits every saved image
+ALL = "all"
+
+
+def resolve_limit(limit: int | str | None) -> int | None:
+    """The audit's sample size: None -> :data:`DEFAULT_LIMIT`; ``"all"`` -> None (every image); a whole
+    number >= 1 (or its text) -> itself; anything else is one UserError naming ``--audit-limit``."""
+    if limit is None:
+        return DEFAULT_LIMIT
+    if isinstance(limit, str) and limit.strip().lower() == ALL:
+        return None
+    text = limit.strip() if isinstance(limit, str) else limit
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
+    if isinstance(text, bool) or not isinstance(text, int) or text < 1:
+        from abair.errors import shorten
+
+        raise UserError(f"--audit-limit must be a whole number of images >= 1 or 'all', got {shorten(repr(limit))}")
+    return text
+
+
+def sample(ids: list[str], limit: int | None) -> list[str]:
+    """``limit`` of ``ids`` spread evenly over them, in their order (all of them when ``limit`` is None
+    or not smaller): ``sample(list("abcdefgh"), 3)`` -> ``["a", "c", "f"]``."""
+    if limit is None or limit >= len(ids):
+        return list(ids)
+    return [ids[i * len(ids) // limit] for i in range(limit)]
+
+
+def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None, limit: int | str | None = None,
           datasets: list[str] | None = None) -> AuditResult:
-    """Score every saved restoration under every protocol (``limit``: first N images per dataset).
+    """Score saved restorations under every protocol: ``limit`` images per method and dataset spread
+    evenly over the set (None: :data:`DEFAULT_LIMIT`; ``"all"``: every one; :func:`resolve_limit`).
 
     The images of one method and dataset are scored together: one batched call per protocol and
     image size on the batched backends (``@torch``, ``@pyiqa``), one call per image on ``@skimage``;
@@ -100,6 +138,8 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
     from .grids import read_png
 
     notes: list[str] = []
+    limit = resolve_limit(limit)
+    sampled = 0
     if protocols is None:
         protocols, notes = available_protocols()
     chosen = [_fastest_exact(get_protocol(p)) if "@" not in p else get_protocol(p) for p in protocols]
@@ -113,7 +153,9 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
             ids = list(dict.fromkeys(recs.loc[recs["dataset"] == dataset, "image_id"]))
             ids = [i for i in ids if runs.image_path(run, method, dataset, i).exists()]
             items = []
-            for image_id in ids[:limit] if limit else ids:
+            chosen_ids = sample(ids, limit)
+            sampled += len(ids) - len(chosen_ids)
+            for image_id in chosen_ids:
                 try:
                     clean = inputs.clean(dataset, image_id)
                 except UserError as exc:
@@ -126,6 +168,9 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
                 for image_id, scores in _score_all(protocol, dataset, items, notes):
                     for metric, value in scores.items():
                         rows.append((run, method, dataset, image_id, column, metric, float(value)))
+    if sampled:
+        notes.insert(0, f"a sample: at most {limit} images of each method and dataset, spread evenly over the "
+                     f"set ({sampled} saved images not scored); --audit-limit all scores every one")
     columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
     scores = pd.DataFrame(rows, columns=columns)
     return AuditResult(scores, summarise(scores, runs.records, names), names, notes)

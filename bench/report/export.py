@@ -27,14 +27,14 @@ ARROWS = {True: "↑", False: "↓", None: ""}
 
 
 def format_number(value: float, metric: str, *, signed: bool = False) -> str:
-    """``35.561`` -> ``"35.56"`` (PSNR), ``0.9704`` -> ``"0.970"`` (SSIM), ``9.0`` -> ``"9"`` (M);
-    ``nan`` -> ``"–"``."""
+    """``35.561`` -> ``"35.56"`` (PSNR), ``0.9704`` -> ``"0.970"`` (SSIM), ``9.0`` -> ``"9"`` and
+    ``1.326734`` -> ``"1.33"`` (M: 3 significant digits); ``nan`` -> ``"–"``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if metric == "M":  # parameter counts as the paper prints them: 9, 3.6, 14.3
-        return f"{value:g}"
+        return f"{value:.3g}"
     d = DECIMALS.get(metric, 2)
     return f"{value:+.{d}f}" if signed else f"{value:.{d}f}"
 

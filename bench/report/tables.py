@@ -357,7 +357,8 @@ def _column_protocols(records: pd.DataFrame, origins: dict) -> dict[str, str]:
 
 
 def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: dict, origins: dict,
-              notes: list[str], boot: dict, partial: dict, variants: dict | None = None) -> None:
+              notes: list[str], boot: dict, partial: dict, variants: dict | None = None,
+              params: dict | None = None) -> None:
     """Put one row per (run, method) with data in this table, and its Δ row where the paper has one
     and the columns are complete; ``partial`` receives ``(row, column) -> (n, N)`` of partial cells."""
     import numpy as np
@@ -397,6 +398,9 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
         cells, low, high, n = _run_cells(spec, rows.keys, per_col, avg_cols, boot)
         if not cells:
             continue
+        count = ((params or {}).get((run, method)) or {}).get("adapter_params" if spec.run_variants else "params")
+        if spec.params and isinstance(count, int | float):
+            cells[spec.params] = count / 1e6  # the ablation tables count the adapters, Table 1 the whole model
         label = _row_key(run, method, duplicated)
         if spec.run_variants:
             label = f"{label} ({info['variant']})"
@@ -454,7 +458,7 @@ def _table_notes(spec: TableSpec, records, rows: _Rows, origins: dict) -> list[s
 
 def build_table(
     spec: TableSpec, records: pd.DataFrame | None = None, *, n_boot: int = 2000, confidence: float = 0.95,
-    seed: int = 0, ci_method: str = "bca", variants: dict | None = None,
+    seed: int = 0, ci_method: str = "bca", variants: dict | None = None, params: dict | None = None,
 ) -> BuiltTable:
     """Fill ``spec`` from the paper's numbers and (optionally) run records.
 
@@ -464,7 +468,9 @@ def build_table(
     bootstrap interval (:mod:`bench.report.stats`); our Average is the paper's rule applied to our
     column means, present only when every averaged column is. ``variants``: ``(run, method) ->
     {table id: variant}`` from the method configs (the model card's ``ablation``), for the ablation
-    tables (``run_variants``).
+    tables (``run_variants``). ``params``: ``(run, method) -> {"params": N, "adapter_params": N}``
+    (:func:`run_params`), the parameter counts a method config records: a run row's Param. cell, in
+    millions (the whole model in Table 1, the adapters in the ablation tables, as the paper counts).
     """
     rows = _Rows(spec.cell_keys())
     paper_cells = _paper_rows(spec, rows)
@@ -477,11 +483,24 @@ def build_table(
     partial: dict[tuple[str, str], tuple[int, int]] = {}
     if has_records:
         boot = dict(n_boot=n_boot, confidence=confidence, seed=seed, method=ci_method)
-        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot, partial, variants)
+        _run_rows(spec, records, rows, paper_cells, origins, delta_notes, boot, partial, variants, params)
     notes = delta_notes + _table_notes(spec, records, rows, origins)
     f = rows.frames()
     return BuiltTable(spec, f["values"], f["low"], f["high"], f["n"], rows.kinds, origins, protocols, notes,
                       partial)
+
+
+def run_params(manifests: dict[str, dict]) -> dict[tuple[str, str], dict[str, int]]:
+    """``(run, method) -> {"params": N, "adapter_params": N}``: the parameter counts each method config
+    records (the ABAIR methods: ``param_counts()``'s total and adapters, read from the checkpoint)."""
+    out = {}
+    for run, manifest in manifests.items():
+        for method, config in (manifest.get("methods") or {}).items():
+            if isinstance(config, dict):
+                counts = {k: config[k] for k in ("params", "adapter_params") if isinstance(config.get(k), int)}
+                if counts:
+                    out[(run, method)] = counts
+    return out
 
 
 def _paper_average_target(spec: TableSpec, ref_label: str, metric: str, printed: float,
