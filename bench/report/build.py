@@ -46,7 +46,7 @@ class ReportOptions:
     compare: list[tuple[str, str]] | None = None
     audit: bool = True
     audit_protocols: list[str] | None = None
-    audit_limit: int | None = None
+    audit_limit: int | str | None = None  # None: the audit's default sample; "all": every image
     n_boot: int = DEFAULT_N_BOOT
     confidence: float = DEFAULT_CONFIDENCE
     seed: int = DEFAULT_SEED
@@ -313,9 +313,12 @@ def check_options(options: ReportOptions) -> None:
     ``out`` must not exist unless a report wrote it, nor ``exports`` hold files of an export's names
     that a report did not write (unless ``force``); neither may touch a run store's own files.
     """
+    from .audit import resolve_limit
+
     check_output_file(options.out, "--out", command="abair-bench report", ours=is_report, force=options.force)
     if options.exports is not None:
         check_output_folder(options.exports, "--exports", EXPORTS, force=options.force)
+    resolve_limit(options.audit_limit)
     low, high = N_BOOT_RANGE
     if not isinstance(options.n_boot, int) or not low <= options.n_boot <= high:
         raise UserError(f"--n-boot {options.n_boot} is out of range; use {low} to {high} resamples (default "
