@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_force, csv_list, positive_int
+from . import add_force, csv_list
 
 
 def add_parser(sub) -> None:
@@ -27,8 +27,9 @@ def add_parser(sub) -> None:
                    "the best vs the second-best method on each dataset)")
     p.add_argument("--no-audit", action="store_true", help="skip the protocol audit")
     p.add_argument("--audit-protocols", help="comma-separated protocol specs for the audit (default: all available)")
-    p.add_argument("--audit-limit", type=positive_int, metavar="N",
-                   help="audit only the first N images of each dataset (N >= 1)")
+    p.add_argument("--audit-limit", metavar="N|all",
+                   help="audit N images of each method and dataset, spread evenly over the set (default 8: a "
+                   "sample; 'all': every saved image, the slow full audit)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples, 100 to 100000 (default 2000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--ci-method", choices=["bca", "percentile"], default="bca",
