@@ -235,11 +235,12 @@ def _profiles_context(dirs: list[str] | None) -> list[dict[str, Any]]:
     return [report_context(load_profile(d), Path(d).name) for d in dirs]
 
 
-def _built_tables(options: ReportOptions, scored):
+def _built_tables(options: ReportOptions, scored, params: dict | None = None):
     """The requested tables, and by id every table the radar and grids need (1, 4, 5) too."""
     from .tables import build_table, get_spec, select_specs
 
-    boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
+    boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method,
+                params=params)
     built = [build_table(spec, scored, **boot) for spec in select_specs(options.tables)]
     by_id = {b.spec.id: b for b in built}
     for extra in ("1", "4", "5"):  # the radar and the grids need these even when not printed
@@ -347,13 +348,14 @@ def make_report(options: ReportOptions) -> ReportResult:
     from . import html
     from .grids import InputCache, check_selection
     from .runs import format_seconds, load_runs
+    from .tables import run_params
 
     check_options(options)
     runs = load_runs(options.runs)
     scored = runs.scored(options.protocol)
     if options.grids:
         check_selection(options.grids, runs.records)
-    built, built_by_id = _built_tables(options, scored)
+    built, built_by_id = _built_tables(options, scored, run_params(runs.manifests))
     exports_dir = Path(options.exports) if options.exports else None
     radar_ctx, radar_notes, exported = _radars(runs, built_by_id, exports_dir)
     comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
