@@ -1,13 +1,13 @@
 """abair-bench: the harness (datasets, metric protocols, methods, runner, run store, reports, CLI).
 
 The Python API (:mod:`bench.api`): ``bench.evaluate(...)`` -> records DataFrame,
-``bench.load_runs(dirs)``, ``bench.make_report(runs, out)``. Nothing heavy is imported at
+``bench.load_runs(dirs)``, ``bench.make_report(runs, out)``, ``bench.sweep(methods, out)``. Nothing heavy is imported at
 ``import bench``, so that ``abair-bench --help`` answers at once.
 """
 
 from abair import __version__
 
-_API = ("evaluate", "load_runs", "make_report")
+_API = ("evaluate", "load_runs", "make_report", "sweep")
 __all__ = ["__version__", *_API]
 
 

@@ -184,6 +184,26 @@ def make_report(runs: str | os.PathLike | Sequence[str | os.PathLike], out: str 
     return Path(result.html)
 
 
+def sweep(methods: Sequence[str], out: str | os.PathLike, spec: str = "default", *, source: str = "test-pool",
+          images: int | None = None, limit: int | None = None,
+          method_args: Mapping[str, Mapping[str, Any]] | None = None, checkpoint: str | None = None,
+          data_root: str | None = None, device: str = "cpu", batch: int = 1, progress: bool = False):
+    """Run a severity and composition sweep into the run directory ``out`` (resumes, as
+    ``abair-bench sweep``; docs/SWEEPS.md) and return its records as a pandas DataFrame. ``spec``: a
+    shipped spec (``default``, ``smoke``) or a YAML file; ``source``: ``test-pool``, a registered test
+    set or ``folder:PATH``; ``images``: that many clean images, evenly spaced (default: the spec's)."""
+    from .datasets import DatasetOptions
+    from .store import load_records
+    from .sweeps.run import SweepRequest, run_sweep
+
+    run_sweep(SweepRequest(out=str(out), methods=_names(methods, "methods"), spec=str(spec), source=str(source),
+                           images=images, limit=limit,
+                           method_args={str(k): dict(v) for k, v in _mapping(method_args, "method_args").items()},
+                           checkpoint=checkpoint, dataset_options=DatasetOptions(data_root=data_root), device=device,
+                           batch=batch, progress=progress, command="bench.sweep(...)"))
+    return load_records(out)
+
+
 def _names(items, what: str) -> list[str]:
     """A list of names or one comma-separated string -> the names (a UserError if empty or neither)."""
     from abair.errors import UserError

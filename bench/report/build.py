@@ -16,6 +16,7 @@ from typing import Any
 from abair.errors import UserError, unknown_name
 from bench.paths import FolderOutput, check_output_file, check_output_folder, writing
 
+from .coverage import expected_count, of_text, partial_sets
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED, METHODS
 
 # (paper figure it stands for or "", table whose datasets it shows, what)
@@ -27,7 +28,7 @@ _OLD_REPORT = "ABAIR (arXiv 2411.18412) tables regenerated from"  # the sub-titl
 EXPORTS = FolderOutput(
     "abair-bench report --exports",
     ("table-*.csv", "table-*.md", "table-*.tex", "radar-*.png", "radar-*.svg", "grid-*.jpg", "protocol-audit.csv",
-     "paired-comparisons.csv"),
+     "paired-comparisons.csv", "sweep-*.svg", "sweep-*.png", "sweep-*.csv"),
     marker=".abair-bench-exports",
 )
 N_BOOT_RANGE = (100, 100_000)  # bootstrap resamples: fewer make a 95% interval unreliable, more exhaust memory
@@ -188,7 +189,7 @@ def _manifest_context(runs) -> list[dict[str, Any]]:
         for name, info in (manifest.get("datasets") or {}).items():
             where = info.get("suite") or info.get("layout") or info.get("root") or ""
             scored = records.loc[records["dataset"] == name, "image_id"].nunique()
-            datasets.append({"name": name, "task": info.get("task", "?"), "count": f"{scored} of {info.get('count', '?')}",
+            datasets.append({"name": name, "task": info.get("task", "?"), "count": of_text(scored, expected_count(name, info)),
                              "protocol": info.get("default_protocol", "?"), "sha": str(info.get("sha256", ""))[:16],
                              "where": where})
         out.append({
@@ -235,12 +236,12 @@ def _profiles_context(dirs: list[str] | None) -> list[dict[str, Any]]:
     return [report_context(load_profile(d), Path(d).name) for d in dirs]
 
 
-def _built_tables(options: ReportOptions, scored, params: dict | None = None):
+def _built_tables(options: ReportOptions, scored, variants: dict | None = None, params: dict | None = None):
     """The requested tables, and by id every table the radar and grids need (1, 4, 5) too."""
     from .tables import build_table, get_spec, select_specs
 
     boot = dict(n_boot=options.n_boot, confidence=options.confidence, seed=options.seed, ci_method=options.ci_method,
-                params=params)
+                variants=variants, params=params)
     built = [build_table(spec, scored, **boot) for spec in select_specs(options.tables)]
     by_id = {b.spec.id: b for b in built}
     for extra in ("1", "4", "5"):  # the radar and the grids need these even when not printed
@@ -252,19 +253,30 @@ def _built_tables(options: ReportOptions, scored, params: dict | None = None):
 def _radars(runs, built_by_id, exports_dir: Path | None):
     """Figure 1 from the paper's numbers and from the runs: ``(template items, notes, exported files)``."""
     from . import html
-    from .radar import figure_bytes, paper_radar_data, radar_figure, run_radar_data
+    from .radar import figure_bytes, missing_axes, paper_radar_data, radar_figure, run_radar_data
 
     radars, notes, exported = [], [], []
     frame, groups = paper_radar_data()
     paper_fig = radar_figure(frame, groups, title="Figure 1 from the paper's numbers (PSNR)")
     radars.append(("Figure 1 regenerated from the paper's own numbers (Tables 1, 4, 5).", "radar-paper", paper_fig))
+    missing = missing_axes(frame)
+    if missing:
+        radars[-1] = (radars[-1][0] + " Gaps: " + "; ".join(f"{m} has no value on "
+                                                           f"{', '.join(x.replace(chr(10), ' ') for x in a)} (no such cell "
+                                                           "in the paper)" for m, a in missing.items()) + ".",
+                      *radars[-1][1:])
     run_frame, run_groups = run_radar_data(built_by_id)
-    if len(run_frame) >= 2 and run_frame.shape[1] >= 3:
+    if len(run_frame) >= 1 and run_frame.shape[1] >= 3:
         suite = "mini suite" if runs.scale()["mini_only"] else "runs"
         fig = radar_figure(run_frame, run_groups, title=f"This report's {suite} (PSNR)")
-        radars.append((f"The same plot from our runs ({', '.join(map(str, run_frame.index))}).", "radar-runs", fig))
+        caption = (f"The same plot from our runs ({', '.join(map(str, run_frame.index))}), one axis per task any "
+                   "of them was scored on.")
+        gaps = _radar_gaps(runs, run_frame.attrs.get("datasets", {}), missing_axes(run_frame))
+        if gaps:
+            caption += " Drawn with a gap where a method has no value: " + "; ".join(gaps) + "."
+        radars.append((caption, "radar-runs", fig))
     else:
-        notes.append("no radar of our runs: it needs at least 2 methods scored on at least 3 of the task axes "
+        notes.append("no radar of our runs: it needs a method scored on at least 3 of the task axes "
                      f"(have {len(run_frame)} method(s) on {run_frame.shape[1] if len(run_frame) else 0} axes)")
     items = []
     for caption, stem, fig in radars:
@@ -277,6 +289,39 @@ def _radars(runs, built_by_id, exports_dir: Path | None):
                 (exports_dir / f"{stem}.svg").write_bytes(figure_bytes(fig, "svg"))
             exported += [exports_dir / f"{stem}.png", exports_dir / f"{stem}.svg"]
     return items, notes, exported
+
+
+def ablation_variants(manifests: dict[str, dict]) -> dict[tuple[str, str], dict[str, str]]:
+    """``(run, method) -> {table id: variant}`` from each method config's ``ablation`` mapping (its model
+    card's), for the ablation tables 6a, 6b and 7."""
+    out = {}
+    for run, manifest in manifests.items():
+        for method, config in (manifest.get("methods") or {}).items():
+            ablation = config.get("ablation") if isinstance(config, dict) else None
+            if isinstance(ablation, dict):
+                out[(run, method)] = {str(k): str(v) for k, v in ablation.items()}
+    return out
+
+
+def _radar_gaps(runs, axis_datasets: dict[str, str], missing: dict[str, list[str]]) -> list[str]:
+    """One phrase per method with gaps on the run radar: the axes and why (the reason a run recorded
+    for skipping the method on that axis's set, else "not scored in these runs")."""
+    reasons: dict[tuple[str, str], str] = {}
+    for manifest in runs.manifests.values():
+        for inv in manifest.get("invocations") or []:
+            for item in (inv.get("skipped") or []) if isinstance(inv, dict) else []:
+                if isinstance(item, dict):
+                    reasons.setdefault((str(item.get("method")), str(item.get("dataset"))), str(item.get("reason")))
+    out = []
+    for method, axes in missing.items():
+        name = method.split(" [", 1)[0]  # a row label "method [run]" when a method is in several runs
+        parts = []
+        for axis in axes:
+            why = reasons.get((name, axis_datasets.get(axis, "")))
+            label = axis.replace("\n", " ")
+            parts.append(f"{label} ({'skipped: ' + why if why else 'not scored in these runs'})")
+        out.append(f"{method} on {', '.join(parts)}")
+    return out
 
 
 def _audit(options: ReportOptions, runs, inputs):
@@ -355,9 +400,13 @@ def make_report(options: ReportOptions) -> ReportResult:
     scored = runs.scored(options.protocol)
     if options.grids:
         check_selection(options.grids, runs.records)
-    built, built_by_id = _built_tables(options, scored, run_params(runs.manifests))
+    built, built_by_id = _built_tables(options, scored, ablation_variants(runs.manifests), run_params(runs.manifests))
     exports_dir = Path(options.exports) if options.exports else None
     radar_ctx, radar_notes, exported = _radars(runs, built_by_id, exports_dir)
+    from .sweep_figures import sweep_section
+
+    sweep_ctx, sweep_exported = sweep_section(runs, options, exports_dir)  # None unless the runs hold sweeps
+    exported += sweep_exported
     comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
                                    confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
     inputs = InputCache(DatasetOptions(data_root=options.data_root))
@@ -370,11 +419,13 @@ def make_report(options: ReportOptions) -> ReportResult:
 
     scale = runs.scale()
     scale["training"] = {m: format_seconds(s) for m, s in scale.pop("training_seconds").items()}
+    scale["partial"] = partial_sets(runs.records, runs.manifests)
     context = {
         "title": options.title, "command": options.command,
         "runs": _manifest_context(runs), "run_notes": runs.notes, "scale": scale, "stats": _stats_context(options),
         "tables": [html.table_context(b) for b in built],
         "radars": radar_ctx, "radar_notes": radar_notes,
+        "sweep": sweep_ctx,
         "comparisons": _comparison_rows(comps, options.confidence), "comparisons_note": comp_note,
         "grids": grid_ctx, "grid_notes": grid_notes, "grid_selection": grid_selection,
         "grid_note": grid_notes[0] if grid_notes and not grid_ctx else "no image to show",
