@@ -119,16 +119,29 @@ def main(args) -> int:
     return 0
 
 
+#: the unit of each metric in the run summary's headers (the others are unitless)
+UNITS = {"psnr": "dB"}
+
+
 def format_summary(summary) -> str:
-    """Mean per method x dataset, one column per protocol:metric, and the images each mean is over:
-    one ``n`` column when every mean of a row counts the same images, else ``n:PROTOCOL:METRIC`` per mean."""
+    """Mean per method x dataset, one column per protocol:metric (PSNR in dB, SSIM and LPIPS unitless,
+    0..1), the mean restoration seconds per image (``s/image``), and the images each mean is over:
+    one ``n`` column when every mean of a row counts the same images, else ``n:PROTOCOL:METRIC`` per
+    mean. A last line states the units."""
     cols = summary.assign(col=summary["protocol"] + ":" + summary["metric"])
     table = cols.pivot_table(index=["method", "dataset"], columns="col", values="mean", sort=False)
     counts = cols.pivot_table(index=["method", "dataset"], columns="col", values="n", sort=False)
-    fmt = {c: ("{:.4f}".format if c.endswith(":ssim") else "{:.2f}".format) for c in table.columns}
+    headers = {c: f"{c} [{UNITS[c.rsplit(':', 1)[1]]}]" if c.rsplit(":", 1)[1] in UNITS else c for c in table.columns}
+    fmt = {headers[c]: ("{:.4f}".format if c.endswith(":ssim") else "{:.2f}".format) for c in table.columns}
+    table = table.rename(columns=headers)
+    if "seconds" in cols:
+        table["s/image"] = cols.groupby(["method", "dataset"], sort=False)["seconds"].mean()
+        fmt["s/image"] = "{:.4f}".format
     if counts.nunique(axis=1, dropna=True).le(1).all():
         table["n"] = counts.max(axis=1).astype(int)
     else:
         for c in counts.columns:
             table[f"n:{c}"] = counts[c].astype("Int64")
-    return table.to_string(formatters=fmt)
+    units = ("PSNR in dB; SSIM (and LPIPS) unitless, 0..1; s/image: wall seconds of restoration per image "
+             "(mean); n: images")
+    return table.to_string(formatters=fmt) + "\n" + units
