@@ -416,7 +416,8 @@ def _batches(work, spec: RunSpec):
 
 
 def summarise(run_dir, methods=None, datasets=None, scope=None):
-    """Mean per method x dataset x protocol x metric and the number of images it averages (``n``).
+    """Mean per method x dataset x protocol x metric, the number of images it averages (``n``) and
+    their mean restoration time (``seconds`` per image, wall seconds; a batch's time / its size).
 
     ``methods``/``datasets`` keep only those; ``scope`` (a set of ``(method, dataset, image_id,
     protocol)``) keeps only the records of those images, so a summary counts what was scored.
@@ -438,6 +439,7 @@ def summarise(run_dir, methods=None, datasets=None, scope=None):
     summary = (
         df.groupby(["method", "dataset", "protocol", "metric"], sort=False)["value"]
         .agg(mean="mean", n="count")
+        .join(df.groupby(["method", "dataset", "protocol", "metric"], sort=False)["seconds"].mean())
         .reset_index()
     )
     return summary
