@@ -29,7 +29,7 @@ from abair.errors import UserError
 
 from .base import Method, RestoreContext
 
-__all__ = ["DaCLIPMethod", "DaCLIPPipeline", "make_daclip", "official_pipeline", "image_seed", "SEED_RULE",
+__all__ = ["DaCLIPMethod", "DaCLIPPipeline", "make_daclip", "profile_method", "image_seed", "SEED_RULE",
            "DACLIP_PIPELINE"]
 
 SEED_RULE = ("per image: torch.Generator (CPU) seeded with seed_from_string('daclip', seed, dataset, image_id) = "
@@ -131,14 +131,6 @@ class DaCLIPPipeline:
         return torch.cat(out)
 
 
-def official_pipeline(steps: int = 100) -> DaCLIPPipeline:
-    """The released configuration (ViT-B/32 encoder, nf 64 network) with random weights, for the profiler."""
-    from .archs.daclip_encoder import DaCLIPImageEncoder
-    from .archs.irsde_unet import ConditionalUNet
-
-    return DaCLIPPipeline(DaCLIPImageEncoder(), ConditionalUNet(), steps=steps)
-
-
 class DaCLIPMethod(Method):
     """The harness method: a :class:`DaCLIPPipeline` with per-image generators from the batch's ids."""
 
@@ -232,3 +224,18 @@ def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: i
                         f"network {unet_path} expects {unet_cfg['context_dim']}-d ones: the two files do not belong together")
     return DaCLIPMethod(encoder, unet, encoder_path, unet_path, encoder_cfg, unet_cfg, steps=steps, seed=seed,
                         sampling=sampling)
+
+
+#: reverse steps of the profiled method (the authors test with 100: its time x 10 is one restoration)
+PROFILE_STEPS = 10
+
+
+def profile_method(steps: int = PROFILE_STEPS) -> DaCLIPMethod:
+    """``daclip`` at the released sizes (ViT-B/32 encoder, nf 64 network) with random weights and ``steps``
+    reverse steps, for the profiler: the run's method, per-image seeds included."""
+    from .archs.daclip_encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder
+    from .archs.irsde_unet import IRSDE_UNET_DEFAULTS, ConditionalUNet
+
+    encoder_cfg, unet_cfg = dict(DACLIP_ENCODER_DEFAULTS), dict(IRSDE_UNET_DEFAULTS)
+    return DaCLIPMethod(DaCLIPImageEncoder(**encoder_cfg), ConditionalUNet(**unet_cfg), None, None, encoder_cfg,
+                        unet_cfg, steps=steps)

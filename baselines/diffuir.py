@@ -185,3 +185,12 @@ def make_diffuir(variant: str = "", checkpoint: str | None = None, steps: int = 
         details["released_file"], details["tasks"] = release.file, list(release.tasks)
     return DiffUIRMethod(net, path, cfg, facts, steps=steps, seed=seed, equalize=equalize, weights=weights,
                          max_batch=max_batch, name=name, details=details)
+
+
+def profile_method() -> DiffUIRMethod:
+    """``diffuir`` at DiffUIR-L (the network the authors' test.py builds) with random weights, for the
+    profiler: the whole sampling (3 network calls) with the run's per-image noise."""
+    from .archs.diffuir import DIFFUIR_DEFAULTS, DiffUIRNet, diffuir_size
+
+    cfg = dict(DIFFUIR_DEFAULTS)
+    return DiffUIRMethod(DiffUIRNet(**cfg), None, cfg, {}, details={"variant": None, "size": diffuir_size(cfg)})

@@ -30,7 +30,7 @@ from .base import Method, RestoreContext
 __all__ = [
     "CheckpointMethod", "AirNetMethod", "MPRNetMethod", "UformerMethod", "SpandrelMethod", "make_restormer",
     "make_promptir", "make_airnet", "make_mprnet", "make_uformer", "make_xrestormer", "make_idr", "make_spandrel",
-    "variant_record_name", "build_official", "official_forward", "PIPELINES",
+    "variant_record_name", "released_network", "profile_method", "PROFILE_BUILDERS", "PIPELINES",
 ]
 
 
@@ -116,7 +116,11 @@ def make_restormer(checkpoint: str | None = None, max_batch: int = 1) -> Checkpo
 
     path = _need_checkpoint("restormer", checkpoint, "e.g. motion_deblurring.pth or deraining.pth")
     max_batch = _max_batch(max_batch)
-    model, cfg = load_restormer(path)
+    return restormer_method(*load_restormer(path), path, max_batch)
+
+
+def restormer_method(model, cfg: dict, path: Path | None, max_batch: int = 1) -> CheckpointMethod:
+    """The ``restormer`` method around a loaded network (``path``: its file; None for random weights)."""
     if cfg["in_channels"] != 3 or cfg["out_channels"] != 3 or cfg["dual_pixel_task"]:
         kind = "dual-pixel" if cfg["dual_pixel_task"] else f"{cfg['in_channels']}-channel"
         raise UserError(
@@ -124,7 +128,8 @@ def make_restormer(checkpoint: str | None = None, max_batch: int = 1) -> Checkpo
             "colour checkpoints (motion_deblurring, single_image_defocus_deblurring, deraining, real_denoising, "
             "gaussian_color_denoising_*)"
         )
-    return CheckpointMethod("restormer", model, path, "Restormer", cfg, multiple_of=8, max_batch=max_batch)
+    return CheckpointMethod("restormer", model, path, "Restormer", cfg, multiple_of=8, max_batch=max_batch,
+                            details=_pipeline_details("restormer"))
 
 
 def make_promptir(checkpoint: str | None = None, max_batch: int = 1) -> CheckpointMethod:
@@ -133,10 +138,15 @@ def make_promptir(checkpoint: str | None = None, max_batch: int = 1) -> Checkpoi
 
     path = _need_checkpoint("promptir", checkpoint, "the release file model.ckpt")
     max_batch = _max_batch(max_batch)
-    model, cfg = load_promptir(path)
+    return promptir_method(*load_promptir(path), path, max_batch)
+
+
+def promptir_method(model, cfg: dict, path: Path | None, max_batch: int = 1) -> CheckpointMethod:
+    """The ``promptir`` method around a loaded network (``path``: its file; None for random weights)."""
     if cfg["in_channels"] != 3 or cfg["out_channels"] != 3:
         raise UserError(f"checkpoint {path} is a {cfg['in_channels']}-channel PromptIR; the benchmark needs RGB (3)")
-    return CheckpointMethod("promptir", model, path, "PromptIR", cfg, multiple_of=8, max_batch=max_batch)
+    return CheckpointMethod("promptir", model, path, "PromptIR", cfg, multiple_of=8, max_batch=max_batch,
+                            details=_pipeline_details("promptir"))
 
 
 def make_airnet(checkpoint: str | None = None, max_batch: int = 1, deform_conv: str = "auto") -> CheckpointMethod:
@@ -153,8 +163,13 @@ def make_airnet(checkpoint: str | None = None, max_batch: int = 1, deform_conv: 
     max_batch = _max_batch(max_batch)
     if deform_conv not in DEFORM_CONV_CHOICES:
         raise UserError(f"airnet.deform_conv must be one of {', '.join(DEFORM_CONV_CHOICES)}, got {deform_conv!r}")
-    model, cfg = load_airnet(path, deform_conv=deform_conv)
-    return AirNetMethod("airnet", model, path, "AirNet", cfg, multiple_of=1, max_batch=max_batch)
+    return airnet_method(*load_airnet(path, deform_conv=deform_conv), path, max_batch)
+
+
+def airnet_method(model, cfg: dict, path: Path | None, max_batch: int = 1) -> AirNetMethod:
+    """The ``airnet`` method around a loaded network (``path``: its file; None for random weights)."""
+    return AirNetMethod("airnet", model, path, "AirNet", cfg, multiple_of=1, max_batch=max_batch,
+                        details=_pipeline_details("airnet"))
 
 
 class AirNetMethod(CheckpointMethod):
@@ -172,6 +187,21 @@ class AirNetMethod(CheckpointMethod):
 
 #: each method's test pipeline as its authors' scripts run it (recorded in config(), see docs/BASELINES.md)
 PIPELINES: dict[str, dict[str, Any]] = {
+    "restormer": {
+        "pad": "reflect, bottom/right, to a multiple of 8 (the harness)", "output": "the network's",
+        "crop": "back to the input size", "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]",
+        "self_ensemble": False, "source": "swz30/Restormer Motion_Deblurring/test.py and the other task scripts",
+    },
+    "promptir": {
+        "pad": "reflect, bottom/right, to a multiple of 8 (the harness); the authors' test data is cropped to a "
+               "multiple of 16", "output": "the network's", "crop": "back to the input size", "clip": "[0, 1]",
+        "colour": "RGB", "range": "[0, 1]", "self_ensemble": False, "source": "va1shn9v/PromptIR demo.py, test.py",
+    },
+    "airnet": {
+        "pad": "none (any H, W)", "output": "the restorer's (R), the encoder's outputs unused", "crop": "none",
+        "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]", "self_ensemble": False,
+        "source": "XLearning-SCU/2022-CVPR-AirNet test.py",
+    },
     "mprnet": {
         "pad": "reflect, bottom/right, to a multiple of 8 (the harness)", "output": "stage 3 of (stage 3, 2, 1)",
         "crop": "back to the input size", "clip": "[0, 1]", "colour": "RGB", "range": "[0, 1]",
@@ -238,14 +268,18 @@ def _variant_start(method: str, variant: str, checkpoint: str | None, max_batch:
     return variant, name, _need_checkpoint(name, checkpoint, files), _max_batch(max_batch)
 
 
+def _pipeline_details(method: str) -> dict[str, Any]:
+    """``{"pipeline": ...}``: the authors' test pipeline of ``method``, as its run configs record it."""
+    return {"pipeline": dict(PIPELINES[method])}
+
+
 def _variant_details(method: str, variant: str) -> dict[str, Any]:
     details: dict[str, Any] = {"variant": variant or None}
     if variant:
         release = _variants(method)[variant]
         details["released_file"] = release.file
         details["tasks"] = list(release.tasks)
-    details["pipeline"] = dict(PIPELINES[method])
-    return details
+    return {**details, **_pipeline_details(method)}
 
 
 def _rgb(path: Path, display: str, c_in: int, c_out: int) -> None:
@@ -272,10 +306,16 @@ def make_mprnet(variant: str = "", checkpoint: str | None = None, max_batch: int
     another variant is refused naming the right one); without a variant any MPRNet width is accepted.
     """
     from .archs.loading import load_mprnet
-    from .archs.mprnet import MPRNET_VARIANTS, mprnet_variant
 
     variant, name, path, max_batch = _variant_start("mprnet", variant, checkpoint, max_batch, "model_deblurring.pth")
-    model, cfg = load_mprnet(path)
+    return mprnet_method(*load_mprnet(path), path, max_batch, variant)
+
+
+def mprnet_method(model, cfg: dict, path: Path | None, max_batch: int = 1, variant: str = "") -> MPRNetMethod:
+    """The ``mprnet[:variant]`` method around a loaded network (``path``: its file; None for random weights)."""
+    from .archs.mprnet import MPRNET_VARIANTS, mprnet_variant
+
+    name = f"mprnet:{variant}" if variant else "mprnet"
     _rgb(path, "MPRNet", cfg["in_c"], cfg["out_c"])
     found = mprnet_variant(cfg)
     if variant and found != variant:
@@ -308,12 +348,18 @@ def make_uformer(variant: str = "", checkpoint: str | None = None, max_batch: in
     network is built for (the authors' test scripts: 128, which leaves the 8x8 bottleneck unshifted).
     """
     from .archs.loading import load_uformer
-    from .archs.uformer import uformer_size
 
     if not isinstance(img_size, int) or isinstance(img_size, bool) or img_size < 16:
         raise UserError(f"uformer.img_size must be an integer of at least 16, got {img_size!r}")
     variant, name, path, max_batch = _variant_start("uformer", variant, checkpoint, max_batch, "Uformer_B_SIDD.pth")
-    model, cfg = load_uformer(path, img_size=img_size)
+    return uformer_method(*load_uformer(path, img_size=img_size), path, max_batch, variant)
+
+
+def uformer_method(model, cfg: dict, path: Path | None, max_batch: int = 1, variant: str = "") -> UformerMethod:
+    """The ``uformer[:variant]`` method around a loaded network (``path``: its file; None for random weights)."""
+    from .archs.uformer import uformer_size
+
+    name = f"uformer:{variant}" if variant else "uformer"
     _rgb(path, "Uformer", cfg["dd_in"], 3)
     size = uformer_size(cfg)
     if variant and size != "Uformer-B":
@@ -333,7 +379,12 @@ def make_xrestormer(variant: str = "", checkpoint: str | None = None, max_batch:
     from .archs.loading import load_xrestormer
 
     variant, name, path, max_batch = _variant_start("x-restormer", variant, checkpoint, max_batch, "deblur_300k.pth")
-    model, cfg = load_xrestormer(path)
+    return xrestormer_method(*load_xrestormer(path), path, max_batch, variant)
+
+
+def xrestormer_method(model, cfg: dict, path: Path | None, max_batch: int = 1, variant: str = "") -> CheckpointMethod:
+    """The ``x-restormer[:variant]`` method around a loaded network (``path``: its file; None for random weights)."""
+    name = f"x-restormer:{variant}" if variant else "x-restormer"
     _rgb(path, "X-Restormer", cfg["in_channels"], cfg["out_channels"])
     return CheckpointMethod(name, model, path, "X-Restormer", cfg, multiple_of=8 * cfg["window_size"],
                             max_batch=max_batch, details=_variant_details("x-restormer", variant))
@@ -370,86 +421,65 @@ def make_idr(checkpoint: str | None = None, max_batch: int = 1, svd_device: str 
     if not isinstance(antialias, bool):
         raise UserError(f"idr.antialias must be true or false, got {antialias!r}")
     model, cfg = load_idr(path, svd_device=None if svd_device == "auto" else "cpu", antialias=antialias)
+    return idr_method(model, {**cfg, "svd_device": svd_device}, path, max_batch)
+
+
+def idr_method(model, cfg: dict, path: Path | None, max_batch: int = 1) -> IDRMethod:
+    """The ``idr`` method around a loaded network (``path``: its file; None for random weights)."""
     _rgb(path, "IDR", cfg["inp_channels"], cfg["out_channels"])
-    cfg["svd_device"] = svd_device
     return IDRMethod("idr", model, path, "IDR", cfg, multiple_of=8, max_batch=max_batch,
-                     details={"pipeline": dict(PIPELINES["idr"])})
+                     details=_pipeline_details("idr"))
 
 
 # -------------------------------------------------------------------------------------- profiling
 
 
-def build_official(name: str):
-    """The network ``name`` at the size of its main release, randomly initialised (for ``abair-bench profile``)."""
-    if name == "restormer":
-        from .archs.restormer import Restormer
+def released_network(arch: str, **build_options: Any) -> tuple[Any, dict]:
+    """``(network in eval mode, constructor config)`` of ``arch`` (a key of
+    :data:`baselines.archs.loading.ARCHITECTURES`) at its main release's configuration, with the random
+    weights of the torch generator's current state: what loading the release file gives, but for the weights.
+    ``build_options`` are the run settings the loader passes (e.g. Uformer's ``img_size``)."""
+    from .archs.loading import ARCHITECTURES
 
-        return Restormer()
-    if name == "promptir":
-        from .archs.promptir import PromptIR
-
-        return PromptIR()
-    if name == "mprnet":
-        from .archs.mprnet import MPRNET_DEFAULTS, build_mprnet
-
-        return build_mprnet(**MPRNET_DEFAULTS)
-    if name == "uformer":
-        from .archs.uformer import Uformer
-
-        return Uformer()
-    if name == "x-restormer":
-        from .archs.xrestormer import XRestormer
-
-        return XRestormer()
-    if name == "idr":
-        from .archs.idr import IDR
-
-        return IDR()
-    if name == "diffuir":
-        from .archs.diffuir import DiffUIRNet
-
-        return DiffUIRNet()  # DiffUIR-L, the network the authors' test.py builds
-    raise ValueError(f"no official build for {name!r}")
+    spec = ARCHITECTURES[arch]
+    cfg = {**spec.defaults(), **build_options}
+    return spec.build(**cfg).eval(), cfg
 
 
-def official_forward(name: str, net):
-    """``x -> restored`` for ``net`` with the method's own test pipeline (padding, output selection)."""
-    if name == "mprnet":
-        from .archs.mprnet import final_output
-
-        return lambda x: final_output(net(x))
-    if name == "uformer":
-        from .archs.uformer import crop_from_square, expand_to_square
-
-        def uformer(x):
-            square, offsets = expand_to_square(x, 16 * net.win_size)
-            return crop_from_square(net(square), offsets, tuple(x.shape[-2:]))
-
-        return uformer
-    if name == "x-restormer":
-        import torch.nn.functional as F
-
-        def xrestormer(x):
-            h, w = x.shape[-2:]
-            m = 8 * net.window_size
-            return net(F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect"))[..., :h, :w]
-
-        return xrestormer
-    if name == "diffuir":
-        import torch
-
-        from .archs.diffuir import ResidualSchedule
-
-        schedule = ResidualSchedule()  # the whole sampling: 3 network calls, as the method runs it
-
-        def diffuir(x):
-            z = torch.randn(tuple(x.shape), generator=torch.Generator().manual_seed(0)).to(x.device, x.dtype)
-            return schedule.to(x.device).sample(net, 2 * x - 1, z)
-
-        return diffuir
-    return net
+#: method -> a builder of the registered method at its main release's size, with random weights (the cost of
+#: a forward does not depend on them): the ``Method`` a run scores, without a file (``abair-bench profile``)
+PROFILE_BUILDERS: dict[str, Any] = {
+    "restormer": lambda: restormer_method(*released_network("restormer"), None),
+    "promptir": lambda: promptir_method(*released_network("promptir"), None),
+    "airnet": lambda: airnet_method(*released_network("airnet", deform_conv="auto"), None),
+    "mprnet": lambda: mprnet_method(*released_network("mprnet"), None),  # the deblurring width
+    "uformer": lambda: uformer_method(*released_network("uformer"), None),  # Uformer-B, img_size 128 as tested
+    "x-restormer": lambda: xrestormer_method(*released_network("x-restormer"), None),
+    "idr": lambda: _random_idr(),  # the authors' training configuration (no weights were released)
+    "diffuir": lambda: _import("baselines.diffuir", "profile_method")(),  # DiffUIR-L, as test.py builds
+    "daclip": lambda: _import("baselines.daclip", "profile_method")(),
+}
 
 
+def _random_idr() -> IDRMethod:
+    model, cfg = released_network("idr", svd_device=None, antialias=False)
+    return idr_method(model, {**cfg, "svd_device": "auto"}, None)
+
+
+def _import(module: str, name: str):
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def profile_method(name: str) -> Method:
+    """The registered method ``name`` (a key of :data:`PROFILE_BUILDERS`) with random weights at its main
+    release's size, for timing: the same class, padding, pipeline and output selection as a run."""
+    if name not in PROFILE_BUILDERS:
+        from abair.errors import unknown_name
+
+        raise unknown_name("profiled baseline", name, PROFILE_BUILDERS)
+    return PROFILE_BUILDERS[name]()
 # -------------------------------------------------------------------------------------- spandrel
 
 

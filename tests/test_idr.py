@@ -266,11 +266,12 @@ def test_listed_with_its_tables_and_settings(capsys):
 
 
 def test_profile_configuration():
-    from baselines.published import official_forward
+    from baselines.published import idr_method
     from bench.profile import configs as C
 
     assert C.CONFIGS["idr"].family == "baseline"
     model = _small()
+    method = idr_method(model, {"inp_channels": 3, "out_channels": 3, "svd_device": "auto"}, None)
     x = _image(16, 24)
     with torch.no_grad():
-        assert torch.equal(official_forward("idr", model)(x), model(x))
+        assert torch.equal(C.method_call(method)(x), model(x))

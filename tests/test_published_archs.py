@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 
 import pytest
@@ -178,6 +179,8 @@ def test_restormer_official_pth_round_trip(tmp_path):
     cfg = method.config()
     assert cfg["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert cfg["arch_config"]["dim"] == 8 and cfg["arch_config"]["layernorm"] == "WithBias"
+    assert cfg["pipeline"]["pad"].startswith("reflect, bottom/right, to a multiple of 8")
+    assert cfg["pipeline"]["source"].startswith("swz30/Restormer") and cfg["pipeline"]["self_ensemble"] is False
 
 
 def test_restormer_denoising_variant_is_inferred(tmp_path):
@@ -220,6 +223,7 @@ def test_promptir_lightning_ckpt_round_trip(tmp_path):
     assert out.shape == x.shape
     assert torch.equal(out, expected)
     assert method.config()["arch_config"]["prompt_dims"] == [8, 8, 16]
+    assert method.config()["pipeline"]["source"] == "va1shn9v/PromptIR demo.py, test.py"
 
 
 def test_airnet_pth_round_trip(tmp_path):
@@ -230,6 +234,8 @@ def test_airnet_pth_round_trip(tmp_path):
     method = create_method("airnet", checkpoint=str(path), deform_conv="torch")
     assert method.multiple_of == 1
     assert method.config()["arch_config"]["queue_size"] == 24
+    assert method.config()["pipeline"]["pad"] == "none (any H, W)"
+    assert method.config()["pipeline"]["source"] == "XLearning-SCU/2022-CVPR-AirNet test.py"
     x = _image(13, 18)  # AirNet takes any size
     with torch.no_grad():
         expected = model(x)
@@ -510,6 +516,8 @@ def test_runner_scores_restormer_and_spandrel_alike(tmp_path):
                           method_args={"restormer": {"checkpoint": str(path)}}, progress=False))
     rows = summary.set_index(["method", "metric"])["mean"]
     assert set(summary["n"]) == {2}
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["methods"]["restormer"]
+    assert recorded["pipeline"]["source"].startswith("swz30/Restormer Motion_Deblurring/test.py")
     if HAS_SPANDREL_RESTORMER:
         for metric in ("psnr", "ssim"):
             assert rows[("restormer", metric)] == pytest.approx(rows[("spandrel:deraining.pth", metric)], abs=1e-4)

@@ -333,20 +333,30 @@ def test_methods_list_and_info(capsys):
     assert err == "abair-bench: error: unknown method 'mprnett' (did you mean 'mprnet'?); see 'abair-bench methods list'\n"
 
 
-def test_profile_knows_the_new_baselines():
-    from baselines.published import official_forward
+def test_profile_times_the_registered_method_as_a_run_restores(tmp_path, monkeypatch):
+    """The profiled call of uformer and x-restormer is the registered method through the harness's padding:
+    the network of the profile saved in the authors' format and run by ``create_method`` gives the same output."""
+    import dataclasses
+
+    from baselines.archs import loading
     from bench.profile import configs as C
 
-    for name in ("mprnet", "uformer", "x-restormer"):
+    for name, small, save in (("uformer", SMALL_UFORMER, _save_training_pth), ("x-restormer", SMALL_XRESTORMER,
+                                                                               _save_basicsr)):
         assert C.CONFIGS[name].family == "baseline"
-    # the profiled call applies the method's own padding: any multiple of 8 works
-    torch.manual_seed(0)
-    net = XRestormer(**SMALL_XRESTORMER).eval()
-    x = _image(24, 40)
-    with torch.no_grad():
-        assert official_forward("x-restormer", net)(x).shape == x.shape
-        u = Uformer(**SMALL_UFORMER).eval()
-        assert official_forward("uformer", u)(x).shape == x.shape
+        spec = loading.ARCHITECTURES[name]
+        monkeypatch.setitem(loading.ARCHITECTURES, name, dataclasses.replace(spec, defaults=lambda s=small, d=spec.defaults: {
+            **d(), **s}))
+        profiled = C.ModelPool("tiny").baseline(name)
+        assert type(profiled).__name__ == ("UformerMethod" if name == "uformer" else "CheckpointMethod")
+        path = tmp_path / f"{name}.pth"
+        save(path, _randomised(profiled.model))
+        run = create_method(name, checkpoint=str(path), **({"img_size": 64} if name == "uformer" else {}))
+        x = _image(24, 40)
+        fn = C.method_call(profiled)
+        with torch.no_grad():
+            got, want = fn(x), restore_padded(run, x, CTX)
+        assert got.shape == x.shape and torch.equal(got, want)
 
 
 @pytest.mark.slow

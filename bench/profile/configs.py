@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abair.errors import unknown_name
+from baselines.daclip import PROFILE_STEPS as DACLIP_PROFILE_STEPS
 
 FIXED_ADAPTER = "rain"
 ADAPTER_SEED = 0
@@ -88,16 +89,19 @@ class ModelPool:
         return self._models[key]
 
     def baseline(self, name: str):
-        """The published baselines at their official sizes (random weights: the cost does not depend on them)."""
+        """The registered method of a published baseline at its main release's size, with seeded random weights
+        (the cost does not depend on them): :func:`baselines.published.profile_method`, moved to the pool's
+        device and dtype."""
         key = ("baseline", name)
         if key not in self._models:
             import torch
 
-            from baselines.published import build_official
+            from baselines.published import profile_method
 
             torch.manual_seed(ADAPTER_SEED)
-            net = build_official(name)
-            self._models[key] = net.eval().to(device=self.device, dtype=self.torch_dtype)
+            method = profile_method(name)
+            network(method).to(dtype=self.torch_dtype)
+            self._models[key] = method.to(self.device)
         return self._models[key]
 
 
@@ -126,6 +130,28 @@ def randomise_adapters(model, seed: int = 0) -> None:
 
 def _count(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def network(method):
+    """The torch module a baseline method runs (``model``, ``net`` or ``pipeline``): its parameters are counted."""
+    for attr in ("model", "net", "pipeline"):
+        if hasattr(method, attr):
+            return getattr(method, attr)
+    raise TypeError(f"{type(method).__name__} has no network to profile")
+
+
+def method_call(method) -> Callable[[Any], Any]:
+    """``x -> restored`` as ``abair-bench run`` restores a batch: the harness pads to the method's multiple,
+    calls its ``restore`` (its own pipeline: expand2square, sampling, output selection) and crops back. The
+    context names the images ``profile/0``, ``profile/1``, ... (the per-image seeds of sampling methods)."""
+    from baselines.base import RestoreContext
+    from bench.padding import restore_padded
+
+    def call(x):
+        context = RestoreContext("profile", "profile", tuple(f"profile/{i}" for i in range(x.shape[0])))
+        return restore_padded(method, x, context)
+
+    return call
 
 
 def sw_merged_forward(model, x):
@@ -166,36 +192,12 @@ def _estimator(pool: ModelPool) -> Prepared:
 
 def _baseline(name: str) -> Callable[[ModelPool], Prepared]:
     def prepare(pool: ModelPool) -> Prepared:
-        from baselines.published import official_forward
-
-        net = pool.baseline(name)
-        return Prepared(official_forward(name, net), _count(net))  # with the method's own padding
+        method = pool.baseline(name)
+        return Prepared(method_call(method), _count(network(method)))
 
     return prepare
 
 
-#: reverse steps the daclip configuration times (the authors test with 100: its time x 10 is one restoration)
-DACLIP_PROFILE_STEPS = 10
-
-
-def _daclip(pool: ModelPool) -> Prepared:
-    """DA-CLIP at the released sizes (random weights): encoder + DACLIP_PROFILE_STEPS IR-SDE steps, seeded."""
-    key = ("baseline", "daclip")
-    if key not in pool._models:
-        import torch
-
-        from baselines.daclip import official_pipeline
-
-        torch.manual_seed(ADAPTER_SEED)
-        pool._models[key] = official_pipeline(steps=DACLIP_PROFILE_STEPS).to(pool.device, pool.torch_dtype)
-    pipeline = pool._models[key]
-
-    def restore(x):
-        import torch
-
-        return pipeline.restore(x, [torch.Generator().manual_seed(ADAPTER_SEED + i) for i in range(x.shape[0])])
-
-    return Prepared(restore, _count(pipeline))
 
 
 FIXED = f"fixed:{FIXED_ADAPTER}"
@@ -239,12 +241,14 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   "authors test", "baseline", _baseline("uformer")),
     ProfileConfig("x-restormer", "X-Restormer baseline (26.0M), input reflect-padded to a multiple of 64", "baseline",
                   _baseline("x-restormer")),
+    ProfileConfig("airnet", "AirNet baseline (8.9M with both MoCo encoders), any size, same input", "baseline",
+                  _baseline("airnet")),
     ProfileConfig("idr", "IDR baseline, the authors' training configuration (12.3M; SVD of the keys in every call)",
                   "baseline", _baseline("idr")),
     ProfileConfig("diffuir", "DiffUIR-L baseline (36.3M), the whole sampling: 3 network calls on 6-channel input, "
                   "reflect-padded to a multiple of 16 inside", "baseline", _baseline("diffuir")),
     ProfileConfig("daclip", f"DA-CLIP baseline: encoder (182.8M) + IR-SDE network (49.0M), {DACLIP_PROFILE_STEPS} of "
-                  "the authors' 100 reverse steps (one restoration costs about 10x)", "baseline", _daclip),
+                  "the authors' 100 reverse steps (one restoration costs about 10x)", "baseline", _baseline("daclip")),
 )}
 
 
