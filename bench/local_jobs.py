@@ -9,6 +9,11 @@ runner then shards every dataset's images over the ranks and rank 0 merges the s
 Why: on a CPU, one process with all the cores spends most of an image's time in single-threaded
 work (decoding, scoring, PNG encoding, the Python around small convolutions), and a small network's
 kernels scale poorly past one thread; N single-threaded processes keep every core busy.
+
+Limits and signals: N may not exceed the usable cores (one line otherwise). The ranks die with the
+launcher (Linux: the kernel sends them ``SIGTERM`` when it exits, ``kill -9`` included); ``SIGTERM``
+or ``SIGHUP`` to the launcher is forwarded to the ranks, and the launcher exits with 128 + the
+signal's number once they have stopped. On Ctrl-C the launcher alone prints the "interrupted" line.
 """
 
 from __future__ import annotations
@@ -18,15 +23,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
+from abair.children import check_count, dying_with_parent, usable_cores
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the platform reports it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
+__all__ = ["PROGRAM_ENV", "default_threads", "is_child", "program_name", "run_jobs", "started_by_launcher",
+           "usable_cores"]
 
 
 def default_threads(jobs: int) -> int:
@@ -56,19 +59,41 @@ def is_child() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def run_jobs(argv: list[str], jobs: int, threads: int | None = None) -> int:
+def started_by_launcher() -> bool:
+    """True in a rank started by :func:`run_jobs` (whose launcher reports a Ctrl-C for all)."""
+    return PROGRAM_ENV in os.environ
+
+
+#: signals a launcher forwards to its ranks before it exits with 128 + the signal's number
+FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+
+
+def run_jobs(argv: list[str], jobs: int, threads: int | None = None, module: str = "bench.cli") -> int:
     """Run ``python -m bench.cli *argv`` as ``jobs`` ranks; returns the first non-zero exit status
-    (the other ranks are stopped then) or 0. Ctrl-C stops every rank; records already written stay."""
+    (the other ranks are stopped then) or 0. ``jobs`` is at most :func:`usable_cores` (UserError).
+    Ctrl-C stops every rank; records already written stay. ``SIGTERM``/``SIGHUP`` are forwarded to
+    the ranks, then 128 + the signal's number is returned. ``module``: what the ranks run (tests)."""
+    check_count(jobs, "--jobs")
     threads = threads or default_threads(jobs)
     port = _free_port()
-    procs = []
-    for rank in range(jobs):
-        env = dict(os.environ, WORLD_SIZE=str(jobs), RANK=str(rank), LOCAL_RANK=str(rank),
-                   LOCAL_WORLD_SIZE=str(jobs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                   OMP_NUM_THREADS=str(threads), **{PROGRAM_ENV: program_name()})
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench.cli", *argv], env=env))
+    procs: list[subprocess.Popen] = []
+    received: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in FORWARDED}
     try:
+        for rank in range(jobs):
+            env = dict(os.environ, WORLD_SIZE=str(jobs), RANK=str(rank), LOCAL_RANK=str(rank),
+                       LOCAL_WORLD_SIZE=str(jobs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                       OMP_NUM_THREADS=str(threads), **{PROGRAM_ENV: program_name()})
+            procs.append(subprocess.Popen([sys.executable, "-m", module, *argv], env=env,
+                                          preexec_fn=dying_with_parent()))
         while True:
+            if received:
+                _stop(procs, received[0])
+                print(f"{program_name()}: stopped by {signal.Signals(received[0]).name}; records written so far "
+                      "are kept, rerun to resume", file=sys.stderr)
+                return 128 + received[0]
             codes = [p.poll() for p in procs]
             failed = [c for c in codes if c not in (None, 0)]
             if failed:
@@ -80,12 +105,16 @@ def run_jobs(argv: list[str], jobs: int, threads: int | None = None) -> int:
     except KeyboardInterrupt:
         _stop(procs)
         raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
+def _stop(procs: list[subprocess.Popen], sig: int = signal.SIGINT) -> None:
+    """Send ``sig`` to every rank still running; wait up to 10 s, then kill what remains."""
     for p in procs:
         if p.poll() is None:
-            p.send_signal(signal.SIGINT)
+            p.send_signal(sig)
     deadline = time.monotonic() + 10
     for p in procs:
         try:

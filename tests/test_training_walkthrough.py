@@ -2,10 +2,10 @@
 
 The fixture holds every training and Table-1 test set in one of its documented layouts, with the
 official file names and counts (one small image hard-linked under every name). The commands run as
-written, with four substitutions a test needs: the data root and ``runs/`` point into a temporary
-folder, ``torchrun`` starts 2 CPU processes instead of 8, the training commands get ``--set``
-overrides that shrink the recipe to the tiny preset and a few steps, and ``run`` scores 2 images per
-set (``--limit 2``).
+written, with five substitutions a test needs: the data root and ``runs/`` point into a temporary
+folder, ``torchrun`` starts 2 CPU processes instead of 8, ``--workers 8`` becomes 1 (more loader
+workers than usable cores are refused), the training commands get ``--set`` overrides that shrink the
+recipe to the tiny preset and a few steps, and ``run`` scores 2 images per set (``--limit 2``).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def as_test_command(line: str, data: Path, runs: Path) -> list[str]:
     if "torchrun" in line and "--resume" not in line:
         line = line.replace("runs/paper", "runs/paper-ddp")
     line = line.replace("runs/", f"{runs}/").replace("--nproc-per-node 8", "--nproc-per-node 2")
+    line = line.replace("--workers 8", "--workers 1")
     argv = shlex.split(line)
     head = {"abair-bench": [sys.executable, "-m", "bench.cli"],
             "torchrun": [sys.executable, "-m", "torch.distributed.run"]}[argv[0]]

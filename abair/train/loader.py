@@ -18,7 +18,6 @@ the training process waited for the loader, and spent on device synthesis.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
@@ -34,11 +33,9 @@ def default_workers(local_world: int = 1) -> int:
     """Loader workers per training process: one less than its share of the CPU cores (the training
     process keeps one), at most :data:`MAX_AUTO_WORKERS`; 0 (load in the training process) when a
     process has one core or less (e.g. 16 cores for 8 GPU processes: 1 worker each)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    share = cores // max(1, local_world)
+    from abair.children import usable_cores
+
+    share = usable_cores() // max(1, local_world)
     return 0 if share <= 1 else min(MAX_AUTO_WORKERS, share - 1)
 
 

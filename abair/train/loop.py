@@ -100,6 +100,11 @@ class LoopConfig:
     accumulate: int = 1
     checkpointing: bool = False
 
+    def __post_init__(self) -> None:
+        for key in ("checkpoint_every", "log_every"):
+            if getattr(self, key) < 1:  # both are step periods: 0 would divide by zero
+                raise UserError(f"{key} must be >= 1 (a number of steps), got {getattr(self, key)}")
+
     @classmethod
     def from_recipe(cls, recipe: dict, phase: str, progress: bool = True) -> LoopConfig:
         block, data = recipe[phase], recipe.get("data", {})
@@ -469,8 +474,17 @@ def train(objective: nn.Module, data, cfg: LoopConfig, workdir: str | Path, resu
 
     ``workdir`` holds ``log.jsonl`` and ``state/``. Without ``resume``, an existing training state
     there is an error (never silently overwritten). ``on_checkpoint(step)`` runs after each save
-    (tests use it to simulate a kill).
+    (tests use it to simulate a kill). One writer at a time: the main process holds
+    ``workdir/train.lock`` (:func:`abair.filelock.training_lock`) throughout; a second is refused.
     """
+    from abair.filelock import training_lock
+
+    with training_lock(workdir, main=init_distributed(torch.device(device)).main):
+        return _train(objective, data, cfg, workdir, resume, device, name, on_checkpoint)
+
+
+def _train(objective: nn.Module, data, cfg: LoopConfig, workdir: str | Path, resume: bool,
+           device: str | torch.device, name: str, on_checkpoint: Callable[[int], None] | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     from .loader import default_workers, iterate_batches

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from abair.children import check_count, die_with_parent, stop_pool
 from abair.degradations import seed_from_string
 from abair.errors import UserError
 
@@ -245,8 +247,7 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
     if not backbone.is_file():
         raise UserError(f"Phase II needs the Phase-I backbone '{backbone}'; train Phase I "
                         "into the same output directory first, or give the backbone file")
-    if jobs < 1:
-        raise UserError(f"the number of adapters trained at a time must be >= 1, got {jobs}")
+    check_count(jobs, "the number of adapters trained at a time")  # 1 .. the usable cores
     device = device or default_device()
     present = load(backbone).adapter_names
     if present:
@@ -266,9 +267,14 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
 
         tasks.sort(key=lambda t: -adapter_recipe(recipe, t[1])["phase2"]["steps"])  # longest first
         tasks = [(*t[:-1], False) for t in tasks]  # interleaved progress bars would be unreadable
-        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_train_one_adapter, tasks):
-                pass
+        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            try:
+                for _ in pool.map(_train_one_adapter, tasks):
+                    pass
+            except BaseException:  # Ctrl-C, or one adapter failed: the others stop too
+                stop_pool(pool)
+                raise
         return files
     for task in tasks:
         _train_one_adapter(task)

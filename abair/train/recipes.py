@@ -106,9 +106,11 @@ def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
 def validate(recipe: dict, where: str = "recipe") -> None:
     """Check keys and types against :data:`SCHEMA` and the value ranges; UserError on the first problem."""
     _check_block(recipe, SCHEMA, where, "")
+    _check_finite(recipe, where, "")
     for key in ("model", "phase1", "phase2", "phase3"):
         if key not in recipe:
             raise UserError(f"{where}: section '{key}' is missing")
+    _check_processes(recipe, where)
     if recipe.get("amp", "auto") not in AMP_MODES:
         raise UserError(f"{where}: amp must be one of {', '.join(AMP_MODES)}, got '{recipe['amp']}'")
     p1 = recipe["phase1"]
@@ -135,6 +137,7 @@ def validate(recipe: dict, where: str = "recipe") -> None:
         if block.get("crop", 64) % 8:
             raise UserError(f"{where}: {phase}.crop must be a multiple of 8 (the model's size rule), "
                             f"got {block['crop']}")
+        _check_periods(block, where, f"{phase}.")
     for name, extra in recipe["phase2"].get("per_adapter", {}).items():
         _check_per_adapter(name, extra, where, DEGRADATIONS)
     _check_losses(recipe, where)
@@ -161,6 +164,7 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
     if name not in degradations:
         raise unknown_name("degradation in phase2.per_adapter", name, degradations)
     _check_block(extra, PER_ADAPTER_KEYS, where, f"phase2.per_adapter.{name}.")
+    _check_periods(extra, where, f"phase2.per_adapter.{name}.")
     if extra.get("crop", 64) % 8:
         raise UserError(f"{where}: phase2.per_adapter.{name}.crop must be a multiple of 8, got {extra['crop']}")
     _check_soft(extra, where, f"phase2.per_adapter.{name}.")
@@ -172,6 +176,39 @@ def _check_per_adapter(name: str, extra: Any, where: str, degradations) -> None:
         raise UserError(f"{where}: phase2.per_adapter.{name}.rank must be >= 1, got {extra['rank']}")
     if extra.get("params"):
         _check_operator_params(name, extra["params"], where)
+
+
+def _check_finite(value: Any, where: str, key: str) -> None:
+    """No NaN or infinity anywhere in the recipe (YAML's ``.nan``/``.inf`` pass every ``>``/``<`` test)."""
+    import math
+
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, where, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, where, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{where}: '{key}' must be a finite number, got {value}")
+
+
+def _check_periods(block: dict, where: str, prefix: str) -> None:
+    """``checkpoint_every`` and ``log_every``: periods in steps, >= 1."""
+    for key in ("checkpoint_every", "log_every"):
+        if block.get(key, 1) < 1:
+            raise UserError(f"{where}: {prefix}{key} must be >= 1 (a number of steps), got {block[key]}")
+
+
+def _check_processes(recipe: dict, where: str) -> None:
+    """``threads`` in [0, usable cores] (0: torch's default) and ``data.workers`` in [0, usable cores]:
+    more only oversubscribes the CPU."""
+    from abair.children import check_count
+
+    try:
+        check_count(recipe.get("threads", 0), "threads", low=0)
+        check_count(recipe.get("data", {}).get("workers", 0), "data.workers", low=0)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
 
 
 def _check_data(data: dict, where: str, degradations) -> None:

@@ -15,6 +15,7 @@ the benchmark's dataset loaders. Nothing heavy is imported at module level.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -99,6 +100,7 @@ _HINTS = (
     ("adapters trained in parallel", "drop --jobs"),
     ("recipe override", "--set KEY=VALUE"),
     ("unknown recipe key", "--set KEY=VALUE"),
+    ("allow the data change", "--allow-data-change goes on with the changed data"),
 )
 
 
@@ -129,6 +131,9 @@ def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> 
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a recipe value, e.g. phase1.steps=100 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
+    p.add_argument("--allow-data-change", action="store_true",
+                   help="with --resume: go on although the training data's files changed since the run started "
+                   "(their fingerprint is in DIR/data.json)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda:LOCAL_RANK if available, else cpu)")
     data_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -150,8 +155,8 @@ def data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-partial", action="store_true",
                    help="train on the complete pairs of a training set with missing files (named in the log)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="data loader processes per training process (default: from the CPU count; 0: load in "
-                   "the training process); batches are the same whatever N")
+                   help="data loader processes per training process, 0 to the usable CPU cores (default: from "
+                   "the CPU count; 0: load in the training process); batches are the same whatever N")
     p.add_argument("--synthesis", choices=("auto", "workers", "device"),
                    help="where degradations are made: in the loader workers, or batched on the training device "
                    "(default auto: the device on CUDA, the workers on the CPU)")
@@ -165,11 +170,14 @@ def _command_line() -> str:
 
 def _with_data_args(recipe: dict, args) -> dict:
     """The recipe with the command line's data options written into its ``data`` block (re-checked)."""
+    from abair.children import check_count
     from abair.degradations import DEGRADATIONS
     from abair.errors import UserError, unknown_name
     from abair.train.recipes import validate
 
     data = recipe.setdefault("data", {})
+    if getattr(args, "workers", None) is not None:
+        check_count(args.workers, "--workers", low=0)
     if getattr(args, "clean_data", None):
         data["clean"] = list(args.clean_data)
     for item in getattr(args, "train_data", None) or []:
@@ -195,13 +203,44 @@ def _with_data_args(recipe: dict, args) -> dict:
 
 
 def _train_data(recipe: dict, args, action: str, only: str | None = None):
-    """The recipe's training data found on disk (every missing set named in one line)."""
+    """The recipe's training data found on disk (every missing set named in one line); a
+    ``--train-data`` that this action would not read is refused first."""
     from bench.datasets.train_inputs import train_data
 
     from .run import parse_dataset_paths
 
+    _check_train_data_used(recipe, args, action, only)
     return train_data(recipe, action, args.data_root, parse_dataset_paths(args.dataset_path),
                       allow_partial=args.allow_partial, only=only)
+
+
+def _train_data_users(recipe: dict, action: str, only: str | None) -> set[str] | None:
+    """The degradations whose training set ``action`` reads (None: any, it depends on the checkpoint)."""
+    model, p1 = recipe["model"], recipe["phase1"]
+    real_p3 = recipe["phase3"].get("real_fraction", 0) > 0  # Phase III on real crops of the task sets
+    used: set[str] = set()
+    if action in ("phase1", "all") and p1.get("data") == "task-only":
+        used |= set(p1.get("degradations", model["adapters"]))
+    if action in ("phase2", "all") or (action == "phase3" and real_p3):
+        used |= set(model["adapters"])
+    if action == "adapter":
+        used.add(only)
+    if action == "estimator" and real_p3:
+        return None
+    return used
+
+
+def _check_train_data_used(recipe: dict, args, action: str, only: str | None) -> None:
+    """One line for a ``--train-data DEGRADATION=SET`` that ``action`` would silently ignore."""
+    from abair.errors import UserError
+
+    used = _train_data_users(recipe, action, only)
+    for item in getattr(args, "train_data", None) or []:
+        name = item.split("=", 1)[0]
+        if used is not None and name not in used:
+            reads = ", ".join(sorted(used)) if used else "none"
+            raise UserError(f"--train-data {item}: this training reads no training set for '{name}' (it reads "
+                            f"those of: {reads}); drop it")
 
 
 #: recipe keys that change how fast training runs, never what it computes (free to change on resume)
@@ -235,30 +274,47 @@ def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
         f.write(_command_line() + "\n")
 
 
+@contextlib.contextmanager
+def _writing(folder: Path, data, args):
+    """Hold ``folder``'s training lock (the main process) and check and record the training data's
+    fingerprint there (:mod:`abair.train.fingerprint`); yields whether this is the main process."""
+    from abair.filelock import training_lock
+    from abair.train.fingerprint import check_data
+    from abair.train.loop import default_device, init_distributed
+
+    main = init_distributed(args.device or default_device()).main
+    with training_lock(folder, main=main):
+        if main:
+            check_data(folder, data, args.resume, args.allow_data_change)
+        yield main
+
+
 def phase_command(args) -> int:
+    from abair.children import check_count
     from abair.train import phases
-    from abair.train.loop import init_distributed
     from abair.train.recipes import load_recipe
 
     recipe = _with_data_args(load_recipe(args.recipe, args.overrides), args)
     out = Path(args.out)
+    if args.train_action in ("phase2", "all"):
+        check_count(args.jobs, "--jobs")  # before Phase I of 'all' runs for hours
     data = _train_data(recipe, args, args.train_action)
-    info = init_distributed(args.device or phases.default_device())
-    if info.main:
-        _save_run_info(out, recipe, args.resume)
-    progress = not args.no_progress
-    meta = {"command": _command_line()}
-    common = {"resume": args.resume, "device": args.device, "progress": progress}
-    action = args.train_action
-    if action == "phase1":
-        result = phases.run_phase1(recipe, out, data=data, **common)
-    elif action == "phase2":
-        result = phases.run_phase2(recipe, out, backbone=args.checkpoint, data=data, jobs=args.jobs, **common)
-    elif action == "phase3":
-        result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, data=data, **common)
-    else:
-        result = phases.run_all(recipe, out, meta=meta, jobs=args.jobs, data=data, **common)
-    if info.main:
+    with _writing(out, data, args) as main:
+        if main:
+            _save_run_info(out, recipe, args.resume)
+        progress = not args.no_progress
+        meta = {"command": _command_line()}
+        common = {"resume": args.resume, "device": args.device, "progress": progress}
+        action = args.train_action
+        if action == "phase1":
+            result = phases.run_phase1(recipe, out, data=data, **common)
+        elif action == "phase2":
+            result = phases.run_phase2(recipe, out, backbone=args.checkpoint, data=data, jobs=args.jobs, **common)
+        elif action == "phase3":
+            result = phases.finish_phase3(recipe, out, backbone=args.checkpoint, meta=meta, data=data, **common)
+        else:
+            result = phases.run_all(recipe, out, meta=meta, jobs=args.jobs, data=data, **common)
+    if main:
         shown = ", ".join(str(p) for p in result.values()) if isinstance(result, dict) else str(result)
         print(f"{action}: wrote {shown}")
     return 0
@@ -306,9 +362,10 @@ def adapter_command(args) -> int:
     if _done(model_file, args.resume):
         return 0
     data = _train_data(recipe, args, "adapter", only=args.name)
-    phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
-                       device=args.device, data=data, progress=not args.no_progress,
-                       meta={"command": _command_line()}, replace=args.replace)
+    with _writing(workdir, data, args):
+        phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
+                           device=args.device, data=data, progress=not args.no_progress,
+                           meta={"command": _command_line()}, replace=args.replace)
     if args.replace:
         print(f"adapter {args.name}: retrained in place, wrote {model_file}")
     else:
@@ -326,19 +383,20 @@ def estimator_command(args) -> int:
     if _done(model_file, args.resume):
         return 0
     data = _train_data(recipe, args, "estimator")
-    phases.retrain_estimator(args.checkpoint, recipe, model_file, workdir, resume=args.resume,
-                             device=args.device, progress=not args.no_progress, meta={"command": _command_line()},
-                             data=data)
+    with _writing(workdir, data, args):
+        phases.retrain_estimator(args.checkpoint, recipe, model_file, workdir, resume=args.resume,
+                                 device=args.device, progress=not args.no_progress,
+                                 meta={"command": _command_line()}, data=data)
     print(f"estimator: wrote {model_file}")
     return 0
 
 
 def bench_data_command(args) -> int:
     import json
-    import os
 
     import torch
 
+    from abair.children import usable_cores
     from abair.train.benchdata import advice, bench_data, rate
     from abair.train.loader import default_workers
     from abair.train.loop import default_device
@@ -354,7 +412,7 @@ def bench_data_command(args) -> int:
     result = bench_data(recipe, args.phase, args.crop, args.batch, workers, block.get("synthesis", "auto"),
                         device, args.steps, adapter=args.adapter, data=data, step=not args.no_step,
                         per_degradation=args.per_degradation)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     if args.json:
         print(json.dumps({**result.as_dict(), "advice": advice(result, cores), "cores": cores,
                           "threads": torch.get_num_threads()}))
