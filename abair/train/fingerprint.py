@@ -7,9 +7,9 @@ file the part's sources list (a folder-backed source such as a saved Hugging Fac
 folder). Relative names keep it the same when the data root moves; a file added, removed, renamed,
 rewritten or touched changes it. The embedded train pool (no files) has none.
 
-:func:`check_data` records the fingerprints in ``folder/data.json`` when training starts and, on
-resume, refuses a part whose files changed (the others, and parts new to this command, are
-recorded) unless the change is allowed.
+:func:`check_data` records the fingerprints in ``folder/data.json`` when a training command starts
+(parts it does not read keep their record) and, on resume, first refuses a part whose files changed
+unless the change is allowed.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def check_data(folder: str | Path, data, resume: bool, allow_change: bool = Fals
                 raise UserError(f"the training data changed since this training started: {key} has {value['files']} "
                                 f"files, {old['files']} then (fingerprints in {path} differ); resume with the "
                                 "same data, or allow the data change to go on with it")
-    recorded = {**before, **now} if resume else now
+    recorded = {**before, **now}  # parts this command does not read keep their record
     Path(folder).mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"parts": recorded}, indent=2, sort_keys=True) + "\n")
