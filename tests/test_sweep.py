@@ -217,3 +217,22 @@ def test_abair_sweep_records_the_estimator_and_reports_it(tmp_path):
     assert _figures(html) == {"severity": 2, "estimator": 1, "composition": 1}
     assert re.search(r"abair-sw (beats|stops beating|never beats) the input", html)
     assert "abair-sw&#39;s estimator favours noise" in html
+
+
+def test_sweep_report_renders_in_a_browser(tmp_path):
+    """Headless Chromium decodes every embedded SVG of the sweep section (skipped without chromium)."""
+    from test_report_browser import CHROMIUM, PROBE, _chromium
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary on PATH (apt-get install -y chromium)")
+    out = tmp_path / "s"
+    assert main(["sweep", "--spec", "smoke", "--methods", "identity,deblock", "--images", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    report = tmp_path / "r.html"
+    assert main(["report", "--runs", str(out), "--out", str(report), "--no-audit", "--n-boot", "200"]) == 0
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = _chromium(["--virtual-time-budget=10000", "--dump-dom", probe.as_uri()], tmp_path).stdout
+    images = int(re.search(r'data-images="(\d+)"', dom).group(1))
+    decoded = int(re.search(r'data-decoded="(\d+)"', dom).group(1))
+    assert dom.count('src="data:image/svg+xml;base64,') == 3 and decoded == images >= 3
