@@ -11,12 +11,18 @@ Method (in the spirit of MLPerf's single-stream inference scenario):
   ``min_calls`` calls); several blocks (repeats) give the spread; :mod:`bench.profile.run`
   interleaves the configurations between blocks so a slow phase of a shared machine hits them all;
 - statistics are over the per-call latencies of all blocks: median, p90 (linear interpolation between
-  order statistics, numpy's default), mean, min, max; throughput = batch / median latency, and per
-  block ``batch * calls / block time`` (its min and max are reported as the spread).
+  order statistics, numpy's default), mean, min, max; throughput = batch / median latency, its spread
+  batch / max latency .. batch / min latency (so the median's throughput always lies inside it; a
+  block's mean, the spread reported before, can sit below the median when a few calls are slow).
 
 FLOPs: :class:`torch.utils.flop_counter.FlopCounterMode` on one call. It counts matrix products
 and convolutions (2 FLOPs per multiply-add), including attention matmuls; element-wise ops,
 normalisation, softmax, GELU and resizing are not counted. Achieved FLOP/s = FLOPs / median latency.
+Its share of the machine's dense matmul rate is paired: :mod:`bench.profile.run` times a matmul block
+in every round beside the configurations, and the share is the median over rounds of (a block's FLOP
+rate / the matmul block's rate in the same round), so a slow phase of a shared machine cancels (one
+matmul measurement before the rounds, set against rates timed minutes later, printed a network at
+127.6% of "the" matmul rate; the FLOP counts agree with a per-module count of the convolutions).
 
 Peak memory of one call, beyond what was allocated before it (weights and input excluded):
 
@@ -85,8 +91,9 @@ def summarize(timing: Timing, batch: int) -> dict:
         "latency_min_ms": 1e3 * min(lat),
         "latency_max_ms": 1e3 * max(lat),
         "images_per_s": batch / median,
-        "images_per_s_min": min(per_block) if per_block else math.nan,
-        "images_per_s_max": max(per_block) if per_block else math.nan,
+        "images_per_s_min": batch / max(lat) if max(lat) > 0 else math.nan,
+        "images_per_s_max": batch / min(lat) if min(lat) > 0 else math.nan,
+        "images_per_s_blocks": per_block,  # batch * calls / block time, one per repeat
     }
 
 
@@ -126,11 +133,9 @@ def warm_up(fn: Callable, x, device: str, seconds: float, calls: int = 1) -> int
     return len(timed_calls(fn, x, device, seconds, calls))
 
 
-def matmul_rate(device: str = "cpu", dtype: str = "fp32", seconds: float = 1.0) -> dict:
-    """The machine's dense matrix-product rate with the current threads: the yardstick the achieved
-    FLOP/s of each configuration is printed against (how far a network is from what the cores do on
-    the kernel they do best). Square products of side 2048 (CPU) or 8192 (CUDA) in ``dtype``, repeated
-    for ``seconds`` after one warm-up call; GFLOP/s = 2 n^3 per call / median call time."""
+def matmul_call(device: str = "cpu", dtype: str = "fp32") -> tuple[Callable, int, str]:
+    """``(fn, flops, what)``: one dense square matrix product of side 2048 (CPU) or 8192 (CUDA) in
+    ``dtype`` (``fn(None)`` runs it), its 2 n^3 FLOPs and a description."""
     import torch
 
     from .configs import torch_dtype
@@ -139,11 +144,19 @@ def matmul_rate(device: str = "cpu", dtype: str = "fp32", seconds: float = 1.0) 
     g = torch.Generator().manual_seed(0)
     a = torch.rand(n, n, generator=g).to(device=device, dtype=torch_dtype(dtype))
     b = torch.rand(n, n, generator=g).to(device=device, dtype=torch_dtype(dtype))
-    timed_calls(lambda _: a @ b, None, device, 0.0)  # warm-up
-    times = timed_calls(lambda _: a @ b, None, device, seconds, min_calls=3)
+    return (lambda _: a @ b), 2 * n ** 3, f"{n}x{n} @ {n}x{n} {dtype} matmul"
+
+
+def matmul_rate(device: str = "cpu", dtype: str = "fp32", seconds: float = 1.0) -> dict:
+    """The machine's dense matrix-product rate with the current threads (:func:`matmul_call`), before
+    any configuration runs: how far a network is from what the cores do on the kernel they do best.
+    Repeated for ``seconds`` after one warm-up call; GFLOP/s = 2 n^3 per call / median call time.
+    (Each configuration's share is taken against matmul blocks timed in its own rounds instead.)"""
+    fn, flops, what = matmul_call(device, dtype)
+    timed_calls(fn, None, device, 0.0)  # warm-up
+    times = timed_calls(fn, None, device, seconds, min_calls=3)
     median = sorted(times)[len(times) // 2]
-    return {"what": f"{n}x{n} @ {n}x{n} {dtype} matmul, median of {len(times)} calls",
-            "gflops_per_s": 2 * n ** 3 / median / 1e9}
+    return {"what": f"{what}, median of {len(times)} calls", "gflops_per_s": flops / median / 1e9}
 
 
 def _count_onednn_convolutions() -> None:

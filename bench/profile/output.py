@@ -5,11 +5,17 @@
 ``environment`` (CPU model, threads, GPU, driver, torch/CUDA versions, git commit), ``method``
 (how time, memory and FLOPs were measured), ``targets``, ``results`` (the CSV rows, as objects) and
 ``ratios`` (latency ratios to the backbone alone of each targeted configuration: ``ratio_paired``,
-``ratio`` of the medians, ``ratio_min`` of the minima; ``met`` = ``ratio_paired <= target``). Each
-result in the JSON also lists ``block_latency_ms``, the mean latency of each repeat's block.
+``ratio`` of the medians, ``ratio_min`` of the minima; ``met`` = ``ratio_paired <= target``, None
+with ``verdict`` "does not apply: ..." where the target assumes merged adapters that cannot merge;
+``verdict``: "met", "MISSED" or that sentence). Each result in the JSON also lists
+``block_latency_ms``, the mean latency of each repeat's block, and ``images_per_s_blocks``, each
+block's throughput.
 
 ``profile.csv`` columns (:data:`CSV_FIELDS`); units: milliseconds for latencies, images per second,
 FLOPs per call, GFLOP/s achieved, MiB for memory, pixels for ``size`` (square inputs).
+``images_per_s`` = batch / median latency lies within ``images_per_s_min`` .. ``images_per_s_max``
+(batch / max and batch / min latency); ``pct_of_matmul`` is paired with the matmul blocks timed in the
+same rounds (``matmul_gflops_per_s``: their median rate), see :mod:`bench.profile.measure`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ JSON_NAME, CSV_NAME, PLOT_NAME = "profile.json", "profile.csv", "profile.png"
 
 CSV_FIELDS = (
     "config", "family", "preset", "device", "dtype", "compiled", "size", "batch", "adapter_type", "rank", "mode",
-    "params", "flops", "gflops_per_s", "pct_of_matmul", "calls", "repeats", "latency_median_ms", "latency_p90_ms",
+    "params", "flops", "gflops_per_s", "pct_of_matmul", "matmul_gflops_per_s", "calls", "repeats", "latency_median_ms", "latency_p90_ms",
     "latency_mean_ms", "latency_min_ms", "latency_max_ms", "images_per_s", "images_per_s_min",
     "images_per_s_max", "latency_ratio", "latency_ratio_min", "latency_ratio_paired", "peak_mem_mb", "peak_total_mb", "mem_method", "error",
 )
@@ -100,7 +106,7 @@ def plot_png(doc: dict, title: str | None = None) -> bytes:
                 continue
             ys.append(names.index(r["config"]) + gi * height)
             vals.append(r["images_per_s"])
-            lo.append(max(r["images_per_s"] - r.get("images_per_s_min", r["images_per_s"]), 0))
+            lo.append(max(r["images_per_s"] - r.get("images_per_s_min", r["images_per_s"]), 0))  # >= 0 by construction
             hi.append(max(r.get("images_per_s_max", r["images_per_s"]) - r["images_per_s"], 0))
         ax.barh(ys, vals, height=height, xerr=[lo, hi], label=group, capsize=2)
         for y, v, h in zip(ys, vals, hi, strict=True):
@@ -108,11 +114,8 @@ def plot_png(doc: dict, title: str | None = None) -> bytes:
     ax.set_yticks([i + height * (len(groups) - 1) / 2 for i in range(len(names))], names)
     ax.invert_yaxis()
     ax.set_xscale("log")  # the estimator alone runs orders of magnitude faster than any full network
-    ax.set_xlabel("images / s, log scale (batch / median latency; whiskers: per-repeat min..max)")
-    env = doc.get("environment", {})
-    where = env.get("gpu") or env.get("cpu", "")
-    preset = doc.get("settings", {}).get("preset", "")
-    ax.set_title(title or f"abair-bench profile: preset {preset}, {doc['settings']['device']} ({where})", fontsize=9)
+    ax.set_xlabel("images / s, log scale (batch / median latency; whiskers: batch / slowest .. fastest call)")
+    ax.set_title(title or plot_title(doc), fontsize=9)
     if len(groups) > 1:
         ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
@@ -120,6 +123,19 @@ def plot_png(doc: dict, title: str | None = None) -> bytes:
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def plot_title(doc: dict) -> str:
+    """``abair-bench profile: preset tiny, cpu (CPU model), 256px, batch 1, fp32, 2 threads``: what was
+    measured (the sizes, batches and dtypes of the settings) and the torch threads."""
+    settings, env = doc.get("settings", {}), doc.get("environment", {})
+    where = env.get("gpu") or env.get("cpu", "")
+    sizes = "/".join(f"{s}" for s in settings.get("sizes", [])) + "px"
+    batches = "batch " + "/".join(str(b) for b in settings.get("batches", []))
+    dtypes = "/".join(settings.get("dtypes", []))
+    threads = env.get("torch_threads")
+    return (f"abair-bench profile: preset {settings.get('preset', '')}, {settings.get('device', '')} ({where})\n"
+            f"{sizes}, {batches}, {dtypes}" + (f", {threads} threads" if threads else ""))
 
 
 def report_context(doc: dict, label: str) -> dict:
@@ -141,7 +157,8 @@ def report_context(doc: dict, label: str) -> dict:
             "gflop": f"{r['flops'] / 1e9:.1f}", "gflops": f"{r['gflops_per_s']:.1f}",
             "mem": f"{r['peak_mem_mb']:.0f}", "params": f"{r['params'] / 1e6:.2f}M",
         })
-    ratios = [{**q, "ratio": f"{q['ratio_paired']:.3f}", "group": _group_label(q)} for q in doc.get("ratios", [])]
+    ratios = [{**q, "ratio": f"{q['ratio_paired']:.3f}", "group": _group_label(q),
+               "verdict": q.get("verdict") or ("met" if q.get("met") else "missed")} for q in doc.get("ratios", [])]
     machine = ", ".join(str(v) for v in (env.get("gpu"), env.get("driver") and f"driver {env['driver']}",
                                          env.get("cpu"), f"{env.get('torch_threads')} torch threads",
                                          f"torch {env.get('torch')}") if v)
