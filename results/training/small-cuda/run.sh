@@ -9,20 +9,7 @@
 # EXTRA (more --set arguments, e.g. to shrink the model on a CPU).
 set -euo pipefail
 OUT="${OUT:-results/training/small-cuda}"
-DEVICE="${DEVICE:-cuda}"
-STEPS="${STEPS:-300}"
-WORKERS="${WORKERS:-8}"
-PY="${PYTHON:-python3}"
-B=("$PY" -m bench.cli)
-read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
-mkdir -p "$OUT"
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-# the clean images: the embedded train pool (decoded once, in memory: synthesis and the step are measured,
-# not PNG decoding); data.clean=[] selects it over the recipe's DIV2K/Flickr2K
-POOL=(--set "data.clean=[]")
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/device.txt" 2>/dev/null || echo "$DEVICE" > "$OUT/device.txt"
-"$PY" -c "import torch, os; print('torch', torch.__version__, 'cores', len(os.sched_getaffinity(0)))" >> "$OUT/device.txt"
+source "$(dirname "$0")/../cuda-env.sh"
 
 : > "$OUT/bench-data.jsonl"
 for synth in device workers; do
