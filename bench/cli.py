@@ -73,6 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         if not started_by_launcher():  # a --jobs rank: its launcher prints the line once for all
             print("abair-bench: interrupted; records written so far are kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `abair-bench datasets list | head`: the reader left; say nothing more
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command whose pipe closed
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor (a test's capture)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

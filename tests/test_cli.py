@@ -136,3 +136,16 @@ def test_a_bad_out_from_the_shell_has_no_traceback(tmp_path):
     done = run_cli("run", "--suite", "mini", "--methods", "identity", "--out", str(tmp_path / "f"))
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         f"abair-bench: error: --out {tmp_path / 'f'} is a file, not a folder; give a folder path"]
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`abair-bench datasets list | head -1`: the reader leaves early; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "datasets", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
