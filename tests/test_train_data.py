@@ -309,12 +309,26 @@ def test_train_phase1_on_a_registered_corpus_and_on_a_folder_give_the_same_weigh
 def test_missing_training_sets_are_all_named_in_one_line_before_training(tmp_path, capsys):
     code = cli(["train", "all", "--recipe", "paper", "--out", str(tmp_path / "run"), "--data-root",
                 str(tmp_path), "--no-progress"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("abair-bench: error: training data not found")
-    for name in ("gldv2-train-clean", "rain100l-train", "ots-train", "bsd400+wed", "gopro-train", "lol-v1-train"):
-        assert f"{name}: not found under data root {tmp_path}" in err
-    assert "searched official: gldv2, google-landmark," in err  # where it was looked for
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[0] == "abair-bench: error: training data: 6 set(s) missing or unusable:"
+    assert err[1:7] == [f"  {name}: not found under data root {tmp_path}" for name in (
+        "rain: rain100l-train", "haze: ots-train", "noise: bsd400+wed", "blur: gopro-train", "lowlight: lol-v1-train",
+        "gldv2-train-clean")]  # one short line each
+    assert err[7].startswith(f"  where each is looked for and where to get it: 'abair-bench datasets check --data-root "
+                             f"{tmp_path}' and docs/DATASETS.md") and len(err) == 8
     assert not (tmp_path / "run").exists()  # nothing written before the data is found
+
+
+def test_an_incomplete_training_set_is_one_line_of_its_own():
+    from bench.datasets.train_inputs import problems_message
+
+    text = problems_message(["rain: rain100l-train: 3 of 200 pairs found (e.g. 4.png has no clean partner); "
+                             "pass --allow-partial to train on them" + " x" * 200,
+                             "ots-train: not found under data root /d (searched official: OTS, RESIDE/OTS)"], "/d")
+    lines = text.splitlines()
+    assert lines[0] == "training data: 2 set(s) missing or unusable:" and len(lines) == 4
+    assert lines[1].startswith("  rain: rain100l-train: 3 of 200 pairs found") and len(lines[1]) < 260
+    assert lines[2] == "  ots-train: not found under data root /d"
 
 
 def test_clean_data_given_as_a_list_file_and_a_missing_path(tmp_path, capsys):

@@ -219,5 +219,22 @@ def train_data(recipe: dict, action: str, data_root: str | None = None, dataset_
         except UserError as exc:
             missing.append(str(exc))
     if missing:
-        raise UserError("training data not found: " + "; ".join(missing))
+        raise UserError(problems_message(missing, data_root))
     return TrainData(clean=clean, tasks=tasks)
+
+
+def problems_message(problems: list[str], data_root: str | None = None) -> str:
+    """The training sets that cannot be used, one short line each under a heading line: a set not
+    found reads ``NAME: not found under data root R``; where it is searched (every layout) is left to
+    the last line's pointers, and any other problem (a set found but incomplete or unreadable) is
+    its own message cut to 200 characters."""
+    from abair.errors import shorten
+
+    lines = []
+    for problem in problems:
+        head, searched, _ = problem.partition(" (searched ")
+        lines.append(f"  {head}" if searched else f"  {shorten(problem, 200)}")
+    check = f"abair-bench datasets check --data-root {data_root}" if data_root else "abair-bench datasets check"
+    return (f"training data: {len(problems)} set(s) missing or unusable:\n" + "\n".join(lines)
+            + f"\n  where each is looked for and where to get it: '{check}' and docs/DATASETS.md; "
+            "--dataset-path NAME=PATH points at one, --allow-partial takes an incomplete set")
