@@ -149,3 +149,8 @@ def test_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_huge_argument_values_are_not_echoed_whole(one_line_error, tmp_path):
+    line = one_line_error(["run", "--suite", "mini", "--methods", "," * 100_000, "--out", str(tmp_path / "r")])
+    assert "(100000 characters)" in line and len(line) < 300

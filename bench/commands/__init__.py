@@ -12,10 +12,10 @@ def csv_list(text: str | None, flag: str | None = None, required: bool = False) 
         return None
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items and flag:
-        from abair.errors import UserError
+        from abair.errors import UserError, shorten
 
         instead = "" if required else f" or leave {flag} out"
-        raise UserError(f"{flag} '{text}' names nothing; give comma-separated names{instead}")
+        raise UserError(f"{flag} '{shorten(text, 40)}' names nothing; give comma-separated names{instead}")
     return items or None
 
 
@@ -23,10 +23,12 @@ def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (``--limit``, ``--tile``)."""
     import argparse
 
+    from abair.errors import shorten
+
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'") from None
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{shorten(text, 40)}'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
