@@ -295,18 +295,32 @@ def _pairs(methods, datasets, dist: DistInfo):
     pairs, skipped = [], []
     for method in methods.values():
         for name, dataset in datasets.items():
-            reason = method.skip_reason(dataset) if hasattr(method, "skip_reason") else None
+            reason = (_plugin_call(method, "skip_reason", name, dataset) if hasattr(method, "skip_reason")
+                      else None)
             if reason:
                 skipped.append({"method": method.name, "dataset": name, "reason": reason})
                 if dist.rank == 0:
                     print(f"abair-bench: skipping {method.name} on {name}: {reason}", file=sys.stderr)
                 continue
             all_ids = dataset.image_ids()
-            check = getattr(method, "check", None)
-            if callable(check):
-                check(name, all_ids)  # the whole set, so --limit never makes the other files look "extra"
+            if callable(getattr(method, "check", None)):  # the whole set: --limit never makes files look "extra"
+                _plugin_call(method, "check", name, name, all_ids)
             pairs.append((method, name, dataset, all_ids))
     return pairs, skipped
+
+
+def _plugin_call(method, hook: str, dataset: str, *args):
+    """``method.<hook>(*args)``, its exceptions (a plug-in's bug) turned into one line naming the method,
+    the hook and the dataset; a :class:`UserError` (a refusal the method words itself) passes unchanged."""
+    from abair.errors import shorten
+
+    try:
+        return getattr(method, hook)(*args)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"method '{method.name}' raised {type(exc).__name__} in {hook}() on {dataset}: "
+                        f"{shorten(exc, 300)}") from exc
 
 
 def _repair(record_file) -> None:

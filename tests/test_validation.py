@@ -91,6 +91,21 @@ def make_raise_second():
     return _Plugin("v-raise", output)
 
 
+class _BadHooks(_Plugin):
+    def skip_reason(self, dataset):
+        raise KeyError(dataset.name)
+
+
+def make_bad_skip_reason():
+    return _BadHooks("v-badskip", lambda b: b)
+
+
+def make_bad_check():
+    plugin = _Plugin("v-badcheck", lambda b: b)
+    plugin.check = lambda name, ids: [][0]
+    return plugin
+
+
 def make_broken_init(gain=1.0):
     raise ValueError(f"gain {gain} is not supported")
 
@@ -140,6 +155,15 @@ def test_a_plugin_raising_in_restore_is_one_line_and_keeps_the_records_written(t
     assert line.endswith(": out of ideas\\nsecond line")
     rows = _records(out)
     assert len(rows) == 2 and {r["method"] for r in rows} == {"v-raise"}  # the first image's psnr and ssim
+
+
+@pytest.mark.parametrize(("factory", "expected"), [
+    ("make_bad_skip_reason", "method 'v-badskip' raised KeyError in skip_reason() on mini-derain: 'mini-derain'"),
+    ("make_bad_check", "method 'v-badcheck' raised IndexError in check() on mini-derain: list index out of range"),
+])
+def test_a_plugin_raising_in_its_hooks_is_one_line(tmp_path, one_line_error, factory, expected):
+    line = one_line_error(RUN + ["--methods", f"test_validation:{factory}", "--out", str(tmp_path / "r")])
+    assert line == f"abair-bench: error: {expected}"
 
 
 def test_a_plugin_raising_in_its_factory_is_one_line(tmp_path, one_line_error):
