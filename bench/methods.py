@@ -38,37 +38,26 @@ for _name, _factory, _summary in (
 ):
     METHODS.register(_name, f"bench.abair_methods:{_factory}", task="all-in-one",
                      needs="checkpoint (embedded default)", summary=_summary)
-# published architectures re-implemented here, run from the authors' released checkpoints
-for _name, _target, _summary in (
-    ("restormer", "baselines.published:make_restormer", "Restormer (CVPR 2022), official .pth ('params')"),
-    ("promptir", "baselines.published:make_promptir", "PromptIR all-in-one (NeurIPS 2023), official Lightning model.ckpt"),
-    ("airnet", "baselines.published:make_airnet", "AirNet all-in-one (CVPR 2022), official All.pth"),
-    ("idr", "baselines.published:make_idr", "IDR all-in-one (CVPR 2023), from self-trained weights (none released)"),
-):
-    METHODS.register(_name, _target, task="all-in-one", needs=f"weights (--method-arg {_name}.checkpoint=PATH)",
-                     summary=_summary)
-METHODS.register("daclip", "baselines.daclip:make_daclip", task="all-in-one",
-                 needs="weights (--method-arg daclip.checkpoint=universal-ir.pth --method-arg daclip.clip=daclip_ViT-B-32.pt)",
-                 summary="DA-CLIP universal IR (ICLR 2024): DA-CLIP encoder + IR-SDE, 100 posterior steps, per-image seeds")
+# published methods ported here (one folder each under baselines/published/, registry baselines.ports),
+# run from the authors' released checkpoints; those without named variants are registered names
+from baselines.ports import ports as _ports  # noqa: E402 - after the ABAIR names, as methods list shows them
 
-#: ``PREFIX:<argument>`` method names: the factory is called as ``factory(argument, **options)``.
+for _port in _ports():
+    if not _port.variants:
+        METHODS.register(_port.name, _port.factory, task="all-in-one", needs=_port.needs_line, summary=_port.summary)
+
+#: ``PREFIX:<argument>`` method names: the factory is called as ``factory(argument, **options)``; the ported
+#: methods with named variants (mprnet, mprnet:deblur, ...: the variant may be empty) come from their ports
 PREFIX_METHODS: dict[str, str] = {
     "spandrel": "baselines.published:make_spandrel",
     "folder": "baselines.folder:make_from_spec",  # folder:NAME=/path, precomputed outputs
-    # published architectures with named variants: mprnet, mprnet:deblur, ... (the variant may be empty)
-    "mprnet": "baselines.published:make_mprnet",
-    "uformer": "baselines.published:make_uformer",
-    "x-restormer": "baselines.published:make_xrestormer",
-    "diffuir": "baselines.diffuir:make_diffuir",  # diffuir, diffuir:tiny|small|base|large
+    **{p.name: p.factory for p in _ports() if p.variants},
 }
 #: the method name (in the records) of ``PREFIX:<argument>``, known before the method is built
 PREFIX_RECORD_NAMES: dict[str, str] = {
     "spandrel": "baselines.published:spandrel_record_name",
     "folder": "baselines.folder:record_name",
-    "mprnet": "baselines.published:mprnet_record_name",
-    "uformer": "baselines.published:uformer_record_name",
-    "x-restormer": "baselines.published:xrestormer_record_name",
-    "diffuir": "baselines.diffuir:diffuir_record_name",
+    **{p.name: p.record_name for p in _ports() if p.variants},
 }
 
 # classical restorers (no weights; see baselines/classical and docs/METHODS.md)

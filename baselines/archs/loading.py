@@ -213,7 +213,9 @@ def check_keys(model, state_dict: Mapping[str, Any], arch: str, path: str | Path
     guess = guess_architecture(state_dict)
     hint = ""
     if guess and guess != arch:
-        method = next((k for k, spec in ARCHITECTURES.items() if spec.display == guess), guess.lower())
+        from baselines.ports import ports
+
+        method = next((p.name for p in ports() if p.display == guess), guess.lower())
         hint = f" (it looks like {_article(guess)} {guess} checkpoint: use --methods {method})"
     raise UserError(f"checkpoint {path} is not {article} {arch} checkpoint: {'; '.join(parts)}{hint}")
 
@@ -224,28 +226,14 @@ def _article(name: str) -> str:
 
 
 def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
-    """The released architecture whose signature keys ``state_dict`` has, or None (for error hints)."""
-    if any(k + "init_conv.weight" in state_dict for k in ("unet0.", "model.unet0.", "ema_model.model.unet0.")) or (
-            "init_conv.weight" in state_dict and "downs.0.0.block1.norm.weight" in state_dict):
-        return "DiffUIR"  # its network, diffusion wrapper or EMA (GroupNorm in the blocks, unlike DA-CLIP's)
-    if "prompt1.prompt_param" in state_dict and "patch_embed.proj.weight" in state_dict:
-        return "PromptIR"
-    if "degra_key" in state_dict and "dmixer.convU.weight" in state_dict:
-        return "IDR"  # before Restormer: IDR's U-net has Restormer's keys too
-    if "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height" in state_dict:
-        return "X-Restormer"
-    if "patch_embed.proj.weight" in state_dict and "encoder_level1.0.attn.temperature" in state_dict:
-        return "Restormer"
-    if "R.head.0.weight" in state_dict and "E.E.encoder_q.E_pre.backbone.0.weight" in state_dict:
-        return "AirNet"
-    if "shallow_feat1.0.weight" in state_dict and "stage3_orsnet.orb1.body.0.body.0.weight" in state_dict:
-        return "MPRNet"
-    if "input_proj.proj.0.weight" in state_dict and "encoderlayer_0.blocks.0.attn.relative_position_bias_table" in state_dict:
-        return "Uformer"
-    if "visual_control.transformer.zero_modules.0.weight" in state_dict or (
-            "init_conv.weight" in state_dict and "downs.0.0.block1.proj.weight" in state_dict and "time_mlp.1.weight" in state_dict):
-        return "DA-CLIP"  # its encoder (daclip_ViT-B-32.pt) or its restoration network (universal-ir.pth)
-    return None
+    """The released architecture whose signature keys ``state_dict`` has, or None (for error hints).
+
+    Each port declares its signature and detection rank (:func:`baselines.ports.detection_order`): DiffUIR
+    (its network, diffusion wrapper or EMA) first, IDR before Restormer (IDR's U-net has Restormer's keys),
+    X-Restormer and PromptIR before Restormer, DA-CLIP last."""
+    from baselines.ports import detection_order
+
+    return next((p.display for p in detection_order() if p.signature(state_dict)), None)
 
 
 # -------------------------------------------------------------------------------------- configuration

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abair.errors import unknown_name
-from baselines.daclip import PROFILE_STEPS as DACLIP_PROFILE_STEPS
+from baselines.ports import ports
 
 FIXED_ADAPTER = "rain"
 ADAPTER_SEED = 0
@@ -232,23 +232,8 @@ CONFIGS: dict[str, ProfileConfig] = {c.name: c for c in (
                   "conv-lora", 4, "sw"),
     ProfileConfig("estimator", "the degradation estimator alone (native-scale windows + CNN + softmax)", "estimator",
                   _estimator, "lora", 4),
-    ProfileConfig("restormer", "Restormer baseline, official size (26.1M), same input", "baseline",
-                  _baseline("restormer")),
-    ProfileConfig("promptir", "PromptIR baseline, official size (35.6M), same input", "baseline",
-                  _baseline("promptir")),
-    ProfileConfig("mprnet", "MPRNet baseline, deblurring size (20.1M), same input", "baseline", _baseline("mprnet")),
-    ProfileConfig("uformer", "Uformer-B baseline (50.9M), input zero-padded to a square multiple of 128 as the "
-                  "authors test", "baseline", _baseline("uformer")),
-    ProfileConfig("x-restormer", "X-Restormer baseline (26.0M), input reflect-padded to a multiple of 64", "baseline",
-                  _baseline("x-restormer")),
-    ProfileConfig("airnet", "AirNet baseline (8.9M with both MoCo encoders), any size, same input", "baseline",
-                  _baseline("airnet")),
-    ProfileConfig("idr", "IDR baseline, the authors' training configuration (12.3M; SVD of the keys in every call)",
-                  "baseline", _baseline("idr")),
-    ProfileConfig("diffuir", "DiffUIR-L baseline (36.3M), the whole sampling: 3 network calls on 6-channel input, "
-                  "reflect-padded to a multiple of 16 inside", "baseline", _baseline("diffuir")),
-    ProfileConfig("daclip", f"DA-CLIP baseline: encoder (182.8M) + IR-SDE network (49.0M), {DACLIP_PROFILE_STEPS} of "
-                  "the authors' 100 reverse steps (one restoration costs about 10x)", "baseline", _baseline("daclip")),
+    # the published baselines, in their registry's order (baselines.ports: each port's profile summary)
+    *(ProfileConfig(p.name, p.profile, "baseline", _baseline(p.name)) for p in ports() if p.profile),
 )}
 
 

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError
-
-from .base import Method, RestoreContext
+from baselines.base import Method, RestoreContext
 
 __all__ = [
     "CheckpointMethod", "AirNetMethod", "MPRNetMethod", "UformerMethod", "SpandrelMethod", "make_restormer",
     "make_promptir", "make_airnet", "make_mprnet", "make_uformer", "make_xrestormer", "make_idr", "make_spandrel",
-    "variant_record_name", "released_network", "profile_method", "PROFILE_BUILDERS", "PIPELINES",
+    "variant_record_name", "released_network", "profile_method", "PIPELINES",
 ]
 
 
@@ -112,7 +111,7 @@ def _max_batch(value: Any) -> int:
 
 def make_restormer(checkpoint: str | None = None, max_batch: int = 1) -> CheckpointMethod:
     """Restormer from an official ``.pth`` (``{"params": ...}``); colour 3-channel models only."""
-    from .archs.loading import load_restormer
+    from baselines.archs.loading import load_restormer
 
     path = _need_checkpoint("restormer", checkpoint, "e.g. motion_deblurring.pth or deraining.pth")
     max_batch = _max_batch(max_batch)
@@ -134,7 +133,7 @@ def restormer_method(model, cfg: dict, path: Path | None, max_batch: int = 1) ->
 
 def make_promptir(checkpoint: str | None = None, max_batch: int = 1) -> CheckpointMethod:
     """PromptIR from the official Lightning ``model.ckpt`` (``state_dict`` keys prefixed ``net.``)."""
-    from .archs.loading import load_promptir
+    from baselines.archs.loading import load_promptir
 
     path = _need_checkpoint("promptir", checkpoint, "the release file model.ckpt")
     max_batch = _max_batch(max_batch)
@@ -156,8 +155,8 @@ def make_airnet(checkpoint: str | None = None, max_batch: int = 1, deform_conv: 
     where it is faster), "torchvision" or "torch". They agree to float32 rounding
     (tests/test_published_archs.py); the one used is recorded in the run config.
     """
-    from .archs.airnet import DEFORM_CONV_CHOICES
-    from .archs.loading import load_airnet
+    from baselines.archs.airnet import DEFORM_CONV_CHOICES
+    from baselines.archs.loading import load_airnet
 
     path = _need_checkpoint("airnet", checkpoint, "e.g. All.pth")
     max_batch = _max_batch(max_batch)
@@ -176,7 +175,7 @@ class AirNetMethod(CheckpointMethod):
     """Records which deformable-convolution implementation ran on the method's device."""
 
     def config(self) -> dict[str, Any]:
-        from .archs.airnet import deform_conv_backend
+        from baselines.archs.airnet import deform_conv_backend
 
         out = super().config()
         out["arch_config"]["deform_conv"] = deform_conv_backend(self.arch_config["deform_conv"], self.device.split(":")[0])
@@ -229,7 +228,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
 
 
 def _variants(method: str) -> dict[str, Any]:
-    from .catalog import published
+    from baselines.catalog import published
 
     return published(method).variants
 
@@ -293,7 +292,7 @@ class MPRNetMethod(CheckpointMethod):
     def restore(self, batch, context: RestoreContext):
         import torch
 
-        from .archs.mprnet import final_output
+        from baselines.archs.mprnet import final_output
 
         with torch.inference_mode():
             return final_output(self.model(batch))
@@ -305,7 +304,7 @@ def make_mprnet(variant: str = "", checkpoint: str | None = None, max_batch: int
     The variant names the released file the checkpoint must be (the three differ in width, so a file of
     another variant is refused naming the right one); without a variant any MPRNet width is accepted.
     """
-    from .archs.loading import load_mprnet
+    from baselines.archs.loading import load_mprnet
 
     variant, name, path, max_batch = _variant_start("mprnet", variant, checkpoint, max_batch, "model_deblurring.pth")
     return mprnet_method(*load_mprnet(path), path, max_batch, variant)
@@ -313,7 +312,7 @@ def make_mprnet(variant: str = "", checkpoint: str | None = None, max_batch: int
 
 def mprnet_method(model, cfg: dict, path: Path | None, max_batch: int = 1, variant: str = "") -> MPRNetMethod:
     """The ``mprnet[:variant]`` method around a loaded network (``path``: its file; None for random weights)."""
-    from .archs.mprnet import MPRNET_VARIANTS, mprnet_variant
+    from baselines.archs.mprnet import MPRNET_VARIANTS, mprnet_variant
 
     name = f"mprnet:{variant}" if variant else "mprnet"
     _rgb(path, "MPRNet", cfg["in_c"], cfg["out_c"])
@@ -333,7 +332,7 @@ class UformerMethod(CheckpointMethod):
     def restore(self, batch, context: RestoreContext):
         import torch
 
-        from .archs.uformer import crop_from_square, expand_to_square
+        from baselines.archs.uformer import crop_from_square, expand_to_square
 
         square, offsets = expand_to_square(batch, 16 * self.arch_config["win_size"])
         with torch.inference_mode():
@@ -347,7 +346,7 @@ def make_uformer(variant: str = "", checkpoint: str | None = None, max_batch: in
     Both released files are Uformer-B: a variant refuses any other size. ``img_size`` is the size the
     network is built for (the authors' test scripts: 128, which leaves the 8x8 bottleneck unshifted).
     """
-    from .archs.loading import load_uformer
+    from baselines.archs.loading import load_uformer
 
     if not isinstance(img_size, int) or isinstance(img_size, bool) or img_size < 16:
         raise UserError(f"uformer.img_size must be an integer of at least 16, got {img_size!r}")
@@ -357,7 +356,7 @@ def make_uformer(variant: str = "", checkpoint: str | None = None, max_batch: in
 
 def uformer_method(model, cfg: dict, path: Path | None, max_batch: int = 1, variant: str = "") -> UformerMethod:
     """The ``uformer[:variant]`` method around a loaded network (``path``: its file; None for random weights)."""
-    from .archs.uformer import uformer_size
+    from baselines.archs.uformer import uformer_size
 
     name = f"uformer:{variant}" if variant else "uformer"
     _rgb(path, "Uformer", cfg["dd_in"], 3)
@@ -376,7 +375,7 @@ def make_xrestormer(variant: str = "", checkpoint: str | None = None, max_batch:
     The released files share one configuration, so the variant names the run and the file expected
     (it cannot be checked from the tensors). ``sr_300k.pth`` (x4 super-resolution) is no 1x restorer.
     """
-    from .archs.loading import load_xrestormer
+    from baselines.archs.loading import load_xrestormer
 
     variant, name, path, max_batch = _variant_start("x-restormer", variant, checkpoint, max_batch, "deblur_300k.pth")
     return xrestormer_method(*load_xrestormer(path), path, max_batch, variant)
@@ -394,7 +393,7 @@ class IDRMethod(CheckpointMethod):
     """IDR: records where the SVD of the degradation keys was taken and the signs it gave (they change the output)."""
 
     def config(self) -> dict[str, Any]:
-        from .archs.idr import svd_signature
+        from baselines.archs.idr import svd_signature
 
         out = super().config()
         out["arch_config"]["svd_device"] = self.model.svd_device or self.device.split(":")[0]
@@ -411,7 +410,7 @@ def make_idr(checkpoint: str | None = None, max_batch: int = 1, svd_device: str 
     output, then do not depend on the device). ``antialias``: resize the input to each level with
     anti-aliasing (false: torchvision 0.12, which the authors pin).
     """
-    from .archs.loading import load_idr
+    from baselines.archs.loading import load_idr
 
     path = _need_checkpoint("idr", checkpoint, "a checkpoint of the authors' training code, e.g. 1200_G.pth; "
                                                "no weights were released")
@@ -420,13 +419,15 @@ def make_idr(checkpoint: str | None = None, max_batch: int = 1, svd_device: str 
         raise UserError(f"idr.svd_device must be auto or cpu, got {svd_device!r}")
     if not isinstance(antialias, bool):
         raise UserError(f"idr.antialias must be true or false, got {antialias!r}")
-    model, cfg = load_idr(path, svd_device=None if svd_device == "auto" else "cpu", antialias=antialias)
-    return idr_method(model, {**cfg, "svd_device": svd_device}, path, max_batch)
+    return idr_method(*load_idr(path, svd_device=None if svd_device == "auto" else "cpu", antialias=antialias),
+                      path, max_batch)
 
 
 def idr_method(model, cfg: dict, path: Path | None, max_batch: int = 1) -> IDRMethod:
-    """The ``idr`` method around a loaded network (``path``: its file; None for random weights)."""
+    """The ``idr`` method around a loaded network (``path``: its file; None for random weights); the
+    network's ``svd_device`` None is recorded as "auto" (the run's device)."""
     _rgb(path, "IDR", cfg["inp_channels"], cfg["out_channels"])
+    cfg = {**cfg, "svd_device": cfg.get("svd_device") or "auto"}
     return IDRMethod("idr", model, path, "IDR", cfg, multiple_of=8, max_batch=max_batch,
                      details=_pipeline_details("idr"))
 
@@ -439,47 +440,27 @@ def released_network(arch: str, **build_options: Any) -> tuple[Any, dict]:
     :data:`baselines.archs.loading.ARCHITECTURES`) at its main release's configuration, with the random
     weights of the torch generator's current state: what loading the release file gives, but for the weights.
     ``build_options`` are the run settings the loader passes (e.g. Uformer's ``img_size``)."""
-    from .archs.loading import ARCHITECTURES
+    from baselines.archs.loading import ARCHITECTURES
 
     spec = ARCHITECTURES[arch]
     cfg = {**spec.defaults(), **build_options}
     return spec.build(**cfg).eval(), cfg
 
 
-#: method -> a builder of the registered method at its main release's size, with random weights (the cost of
-#: a forward does not depend on them): the ``Method`` a run scores, without a file (``abair-bench profile``)
-PROFILE_BUILDERS: dict[str, Any] = {
-    "restormer": lambda: restormer_method(*released_network("restormer"), None),
-    "promptir": lambda: promptir_method(*released_network("promptir"), None),
-    "airnet": lambda: airnet_method(*released_network("airnet", deform_conv="auto"), None),
-    "mprnet": lambda: mprnet_method(*released_network("mprnet"), None),  # the deblurring width
-    "uformer": lambda: uformer_method(*released_network("uformer"), None),  # Uformer-B, img_size 128 as tested
-    "x-restormer": lambda: xrestormer_method(*released_network("x-restormer"), None),
-    "idr": lambda: _random_idr(),  # the authors' training configuration (no weights were released)
-    "diffuir": lambda: _import("baselines.diffuir", "profile_method")(),  # DiffUIR-L, as test.py builds
-    "daclip": lambda: _import("baselines.daclip", "profile_method")(),
-}
-
-
-def _random_idr() -> IDRMethod:
-    model, cfg = released_network("idr", svd_device=None, antialias=False)
-    return idr_method(model, {**cfg, "svd_device": "auto"}, None)
-
-
-def _import(module: str, name: str):
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
 def profile_method(name: str) -> Method:
-    """The registered method ``name`` (a key of :data:`PROFILE_BUILDERS`) with random weights at its main
-    release's size, for timing: the same class, padding, pipeline and output selection as a run."""
-    if name not in PROFILE_BUILDERS:
-        from abair.errors import unknown_name
+    """The registered method ``name`` with random weights at its main release's size, for timing: the same
+    class, padding, pipeline and output selection as a run (each port's ``profile_builder``, :mod:`baselines.ports`)."""
+    from abair.errors import unknown_name
+    from baselines.ports import port, ports, resolve
 
-        raise unknown_name("profiled baseline", name, PROFILE_BUILDERS)
-    return PROFILE_BUILDERS[name]()
+    found = port(name)
+    if found is None or not (found.profile_builder or found.released_as):
+        raise unknown_name("profiled baseline", name, [p.name for p in ports() if p.profile_builder or p.released_as])
+    if found.profile_builder:
+        return resolve(found.profile_builder)()
+    return resolve(found.released_as)(*released_network(found.name, **dict(found.build_options)), None)
+
+
 # -------------------------------------------------------------------------------------- spandrel
 
 
@@ -540,7 +521,7 @@ def make_spandrel(path: str | None = None, max_batch: int = 1) -> SpandrelMethod
     if spandrel_extra_arches is not None:
         spandrel_extra_arches.install(ignore_duplicates=True)
 
-    from .archs.loading import find_state_dict, first_sentence, read_checkpoint, strip_common_prefix
+    from baselines.archs.loading import find_state_dict, first_sentence, read_checkpoint, strip_common_prefix
 
     ckpt = Path(path).expanduser().resolve()
     state_dict = strip_common_prefix(find_state_dict(read_checkpoint(ckpt), ckpt), ("module.", "netG."))

@@ -1,0 +1,32 @@
+"""AirNet: the published method's facts for the registry (:mod:`baselines.ports`).
+
+Upstream: https://github.com/XLearning-SCU/2022-CVPR-AirNet (compared at commit bedea82f7f7a71f135bcc026fd02ea9f2feaa710).
+Licence of the upstream code: none stated (the repository has no licence file).
+Paper: All-In-One Image Restoration for Unknown Corruption (Li et al., CVPR 2022).
+"""
+
+from __future__ import annotations
+
+from baselines.ports import Port
+
+
+def _signature(sd) -> bool:
+    """Keys only AirNet's released files have."""
+    return "R.head.0.weight" in sd and "E.E.encoder_q.E_pre.backbone.0.weight" in sd
+
+
+PORT = Port(
+    name="airnet",
+    display="AirNet",
+    factory="baselines.published:make_airnet",
+    summary="AirNet all-in-one (CVPR 2022), official All.pth",
+    rank=30,
+    signature=_signature,
+    detect_rank=60,
+    profile="AirNet baseline (8.9M with both MoCo encoders), any size, same input",
+    released_as="baselines.published:airnet_method",
+    build_options=(("deform_conv", "auto"),),
+    upstream="XLearning-SCU/2022-CVPR-AirNet",
+    licence="none stated (the repository has no licence file)",
+    paper="All-In-One Image Restoration for Unknown Corruption (Li et al., CVPR 2022)",
+)

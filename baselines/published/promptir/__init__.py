@@ -1,0 +1,31 @@
+"""PromptIR: the published method's facts for the registry (:mod:`baselines.ports`).
+
+Upstream: https://github.com/va1shn9v/PromptIR (compared at commit 106159ab809101f2e25b6714195cd6fa9a938d36).
+Licence of the upstream code: Academic Public License (LICENSE.md: non-commercial use, modification and distribution; modified copies under the same licence; commercial use by arrangement with the authors).
+Paper: PromptIR: Prompting for All-in-One Blind Image Restoration (Potlapalli et al., NeurIPS 2023).
+"""
+
+from __future__ import annotations
+
+from baselines.ports import Port
+
+
+def _signature(sd) -> bool:
+    """Keys only PromptIR's released files have."""
+    return "prompt1.prompt_param" in sd and "patch_embed.proj.weight" in sd
+
+
+PORT = Port(
+    name="promptir",
+    display="PromptIR",
+    factory="baselines.published:make_promptir",
+    summary="PromptIR all-in-one (NeurIPS 2023), official Lightning model.ckpt",
+    rank=20,
+    signature=_signature,
+    detect_rank=20,
+    profile="PromptIR baseline, official size (35.6M), same input",
+    released_as="baselines.published:promptir_method",
+    upstream="va1shn9v/PromptIR",
+    licence="Academic Public License (LICENSE.md: non-commercial use, modification and distribution; modified copies under the same licence; commercial use by arrangement with the authors)",
+    paper="PromptIR: Prompting for All-in-One Blind Image Restoration (Potlapalli et al., NeurIPS 2023)",
+)
