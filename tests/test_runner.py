@@ -459,9 +459,9 @@ def test_uncropped_input_protocol_restores_the_whole_image_beside_the_cropping_o
 
     method = Smooth()
     for pair in get_dataset("rain100l", DatasetOptions(data_root=str(tmp_path / "data"))):
-        def restore(image):
+        def restore(image, image_id=pair.image_id):
             x = uint8_to_tensor(image)[None]
-            return tensor_to_float_array(method.restore(x, RestoreContext("rain100l", "derain", (pair.image_id,))))
+            return tensor_to_float_array(method.restore(x, RestoreContext("rain100l", "derain", (image_id,))))
         cropped_in = crop_to_multiple(pair.degraded, 16)
         want_cropped = get_protocol("allinone-rgb").score(restore(cropped_in), crop_to_multiple(pair.clean, 16))
         want_full = get_protocol("allinone-rgb").score(crop_to_multiple(restore(pair.degraded), 16),
