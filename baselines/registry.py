@@ -38,6 +38,17 @@ class Registered:
 
 REGISTERED: dict[str, Registered] = {}
 
+#: names :func:`register` refuses: the harness's built-in methods. The harness (``bench.methods``) fills
+#: it with :func:`reserve` when it is imported; ``baselines`` never imports ``bench`` (the dependency rule).
+#: A registration made before that is refused when the method is created (``bench.methods.create_method``).
+_reserved: Callable[[], set[str]] | None = None
+
+
+def reserve(names: Callable[[], set[str]]) -> None:
+    """Give :func:`register` the built-in names it must refuse (a callable, read at each registration)."""
+    global _reserved
+    _reserved = names
+
 
 def _check(obj, name: str) -> None:
     if inspect.isclass(obj):
@@ -75,9 +86,8 @@ def register(name: str | None = None, *, task: str = "any", needs: str = "none",
 
 def _check_not_builtin(obj, key: str) -> None:
     from abair.errors import UserError, shorten
-    from bench.methods import builtin_names
 
-    builtin = builtin_names()
+    builtin = _reserved() if _reserved is not None else set()
     attribute = getattr(obj, "name", None) if inspect.isclass(obj) else None
     for what, value in (("the name", key), ("the class attribute name", attribute)):
         if isinstance(value, str) and value in builtin:

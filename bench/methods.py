@@ -221,3 +221,12 @@ def factory_accepts(name: str, option: str) -> bool:
     if name not in METHODS:
         return False
     return option in (factory_options(METHODS.load(name)) or ())
+
+
+def _reserve_builtin_names() -> None:
+    from baselines.registry import reserve
+
+    reserve(builtin_names)
+
+
+_reserve_builtin_names()
