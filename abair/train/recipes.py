@@ -5,8 +5,9 @@ A recipe is a nested mapping (see ``abair/recipes/tiny.yaml`` for the annotated 
     name, seed, amp, model: {...}, phase1: {...}, phase2: {...}, phase3: {...}, add: {...}
 
 :func:`load_recipe` reads and validates one; :func:`apply_overrides` applies ``key=value`` strings
-(``phase1.steps=100``; values parsed as YAML). Unknown keys, wrong types and out-of-range values
-raise a one-line :class:`~abair.errors.UserError` naming the key.
+at any depth (``phase1.steps=100``, ``phase2.per_adapter.blur.steps=5``; values parsed as YAML; a
+``phase2`` value reaches every adapter). Unknown keys, wrong types and out-of-range values raise a
+one-line :class:`~abair.errors.UserError` naming the key.
 """
 
 from __future__ import annotations
@@ -76,31 +77,97 @@ def load_recipe(name_or_path: str, overrides: Iterable[str] = ()) -> dict[str, A
 
 
 def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
-    """A copy of ``recipe`` with each ``dotted.key=value`` set (value parsed as YAML)."""
-    import yaml
+    """A copy of ``recipe`` with each ``dotted.key=value`` set (value parsed as YAML).
 
+    Keys reach every level of the recipe (``model.estimator.max_crops=9``,
+    ``phase2.per_adapter.blur.steps=5``, ``phase2.per_adapter.blur.params.kind=defocus``,
+    ``data.train.rain=rain100l-train``) and are checked against :data:`SCHEMA` as they are read: an
+    unknown key names the nearest known one, and ``phase2.per_adapter.<name>`` must name one of the
+    recipe's adapters (``model.adapters`` or ``add.adapters``, after every override). A value given
+    here for every adapter (``phase2.<key>``, ``model.rank``, ``model.adapter_type``) reaches every
+    adapter: it replaces that key in the ``per_adapter`` entries of ``recipe``, but not in entries
+    set by ``overrides`` themselves (``phase2.per_adapter.blur.steps=5`` wins for blur, in any order).
+    """
     out = copy.deepcopy(recipe)
+    given: list[tuple[str, ...]] = []
     for item in overrides:
         if "=" not in item:
             raise UserError(f"a recipe override must look like key=value (e.g. phase1.steps=100), got '{item}'")
         key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        schema: Any = SCHEMA
+        parts = _override_key(key.strip())
         node = out
-        for i, part in enumerate(parts):
-            if not isinstance(schema, dict) or part not in schema:
-                known = list(schema) if isinstance(schema, dict) else []
-                raise UserError(f"unknown recipe key '{key}'{did_you_mean(part, known)}")
-            schema = schema[part]
-            if i < len(parts) - 1:
-                node = node.setdefault(part, {})
-        if isinstance(schema, dict):
-            raise UserError(f"recipe key '{key}' is a section; set one of its keys ({', '.join(schema)})")
-        try:
-            node[parts[-1]] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            node[parts[-1]] = raw
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = _yaml_value(raw)
+        given.append(parts)
+    _check_override_adapters(out, given)
+    _reach_every_adapter(out, given)
     return out
+
+
+def _yaml_value(raw: str) -> Any:
+    """``raw`` parsed as YAML; the text itself when it is not valid YAML."""
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _override_key(key: str) -> tuple[str, ...]:
+    """The parts of a dotted recipe key, checked against :data:`SCHEMA` at every level.
+
+    Below ``phase2.per_adapter`` comes an adapter name, then the keys of :data:`PER_ADAPTER_KEYS`;
+    the other mappings of names (``data.train``, ``params``) take any name, checked with the recipe."""
+    parts = tuple(key.split("."))
+    schema: Any = SCHEMA
+    for i, part in enumerate(parts):
+        section = ".".join(parts[:i])
+        if schema is dict:  # a mapping of names: an adapter, a degradation, an operator parameter
+            schema = PER_ADAPTER_KEYS if section == "phase2.per_adapter" else None
+            continue
+        if not isinstance(schema, dict):
+            raise UserError(f"recipe key '{key}': '{section}' is a value, not a section; set '{section}' itself")
+        if part not in schema:
+            owner = f"'{section}'" if section else "the recipe"
+            hint = did_you_mean(part, list(schema)) or f"; {owner} has {', '.join(schema)}"
+            raise UserError(f"unknown recipe key '{key}'{hint}")
+        schema = schema[part]
+    if isinstance(schema, dict) and schema is not PER_ADAPTER_KEYS:
+        raise UserError(f"recipe key '{key}' is a section; set one of its keys ({', '.join(schema)})")
+    return parts
+
+
+def _check_override_adapters(recipe: dict, given: list[tuple[str, ...]]) -> None:
+    """Every ``phase2.per_adapter.<name>.…`` override names one of the recipe's adapters."""
+    model, add = recipe.get("model", {}), recipe.get("add", {})
+    adapters = list(model.get("adapters", [])) + list(add.get("adapters", []))
+    for parts in given:
+        if parts[:2] == ("phase2", "per_adapter") and len(parts) > 2 and parts[2] not in adapters:
+            raise UserError(f"recipe key '{'.'.join(parts)}': '{parts[2]}' is not one of the recipe's adapters"
+                            f"{did_you_mean(parts[2], adapters)}; they are "
+                            f"{', '.join(model.get('adapters', [])) or 'none'} (model.adapters) and "
+                            f"{', '.join(add.get('adapters', [])) or 'none'} (add.adapters)")
+
+
+def _reach_every_adapter(recipe: dict, given: list[tuple[str, ...]]) -> None:
+    """Drop from the ``per_adapter`` entries the keys that an override sets for every adapter,
+    unless an override set that entry's key too (see :func:`apply_overrides`)."""
+    wide = {("model", "rank"): "rank", ("model", "adapter_type"): "adapter_type"}
+    wide.update({("phase2", k): k for k in PER_ADAPTER_KEYS if k in SCHEMA["phase2"] and k != "per_adapter"})
+    entries = recipe.get("phase2", {}).get("per_adapter")
+    if not isinstance(entries, dict):
+        return
+    for parts in given:
+        if parts not in wide:
+            continue
+        for name, entry in entries.items():
+            own = ("phase2", "per_adapter", name, wide[parts])
+            if isinstance(entry, dict) and not any(own[:n] in given for n in (2, 3, 4)):
+                entry.pop(wide[parts], None)
 
 
 def validate(recipe: dict, where: str = "recipe") -> None:

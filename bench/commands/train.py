@@ -99,7 +99,7 @@ _HINTS = (
     ("adapters trained at a time", "--jobs"),
     ("adapters trained in parallel", "drop --jobs"),
     ("recipe override", "--set KEY=VALUE"),
-    ("unknown recipe key", "--set KEY=VALUE"),
+    ("recipe key '", "--set KEY=VALUE"),
     ("allow the data change", "--allow-data-change goes on with the changed data"),
 )
 
@@ -129,7 +129,9 @@ def _common(p: argparse.ArgumentParser, default_recipe: str | None = "tiny") -> 
                    help="tiny, small, paper or a YAML file" + (f" (default {default_recipe})" if default_recipe
                                                                 else " (default: the checkpoint's preset)"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override a recipe value, e.g. phase1.steps=100 (repeatable)")
+                   help="override a recipe value at any depth, e.g. phase1.steps=100 or "
+                   "phase2.per_adapter.blur.steps=5 (repeatable); a phase2 value reaches every adapter, "
+                   "replacing the recipe file's per_adapter entries for that key")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out")
     p.add_argument("--allow-data-change", action="store_true",
                    help="with --resume: go on although the training data's files changed since the run started "
