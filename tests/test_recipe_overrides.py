@@ -92,7 +92,8 @@ def test_deeper_names_are_checked_with_a_suggestion():
 def test_per_adapter_names_one_of_the_recipes_adapters():
     assert refused("phase2.per_adapter.blurr.steps=5") == (
         "recipe key 'phase2.per_adapter.blurr.steps': 'blurr' is not one of the recipe's adapters (did you mean "
-        "'blur'?); they are rain, haze, noise, blur, lowlight (model.adapters) and jpeg, bitdepth, snow (add.adapters)")
+        "'blur'?); they are rain, haze, noise, blur, lowlight (model.adapters) and jpeg, bitdepth, snow (add.adapters: list a new adapter "
+        "there)")
     assert "'blur' is not one of the recipe's adapters" in refused("model.adapters=[noise]", "add.adapters=[]",
                                                                       "phase2.per_adapter.blur.steps=5")
     # add.adapters count (train adapter), and the adapters are those after every override, in any order

@@ -150,7 +150,8 @@ def _check_override_adapters(recipe: dict, given: list[tuple[str, ...]]) -> None
             raise UserError(f"recipe key '{'.'.join(parts)}': '{parts[2]}' is not one of the recipe's adapters"
                             f"{did_you_mean(parts[2], adapters)}; they are "
                             f"{', '.join(model.get('adapters', [])) or 'none'} (model.adapters) and "
-                            f"{', '.join(add.get('adapters', [])) or 'none'} (add.adapters)")
+                            f"{', '.join(add.get('adapters', [])) or 'none'} (add.adapters: list a new adapter "
+                            "there)")
 
 
 def _reach_every_adapter(recipe: dict, given: list[tuple[str, ...]]) -> None:
