@@ -259,3 +259,19 @@ def test_conv_lora_single_image_mixture_is_the_plain_sequence_bit_for_bit(size):
                 act = cpu_kernels.conv_gelu(F.avg_pool2d(z, s, ceil_mode=True) if s > 1 else z, conv.weight, conv.bias)
                 plain.add_(F.interpolate(act, size=size, mode="nearest") if s > 1 else act, alpha=g)
         assert torch.equal(got, plain)
+
+
+def test_merge_of_inference_tensors_is_not_kept_but_stays_correct():
+    """Adapter tensors made under torch.inference_mode have no version counter: no merge is reused."""
+    import torch
+
+    from abair.model.presets import build
+
+    with torch.inference_mode():
+        model = build("tiny", adapters=["rain", "noise"]).eval()
+        proj = next(m for m in model.modules() if hasattr(m, "_stamp"))
+        assert proj._stamp("rain") is None
+        x = torch.rand(1, 3, 32, 32)
+        a = model(x, mode="fixed:rain")
+        b = model(x, mode="fixed:rain")
+    assert torch.equal(a, b)

@@ -316,8 +316,9 @@ class Projection(nn.Module):
             self._merged_weight = self.weight.detach().clone()
             return
         key = None
-        if len(names) == 1:
-            key = (names[0], float(coeffs[0]), self._stamp(names[0]))
+        stamp = self._stamp(names[0]) if len(names) == 1 else None
+        if stamp is not None:
+            key = (names[0], float(coeffs[0]), stamp)
             if self._merge_cache is not None and self._merge_cache[0] == key:
                 self._merged_weight = self._merge_cache[1]
                 return
@@ -330,10 +331,14 @@ class Projection(nn.Module):
         if key is not None:
             self._merge_cache = (key, self._merged_weight)
 
-    def _stamp(self, name: str) -> tuple:
-        """Identity and version of every tensor a merge of adapter ``name`` reads."""
+    def _stamp(self, name: str) -> tuple | None:
+        """Identity and version of every tensor a merge of adapter ``name`` reads; None when one is an
+        inference tensor (made under ``torch.inference_mode``: it has no version counter, so an in-place
+        change could not be seen, and the merge is not kept)."""
         adapter = self.adapters[name]  # linear adapters hold their tensors directly (no submodules)
         tensors = (self.weight, *adapter._parameters.values(), *adapter._buffers.values())
+        if any(t.is_inference() for t in tensors):
+            return None
         return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def unmerge(self) -> None:
