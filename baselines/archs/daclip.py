@@ -132,11 +132,13 @@ def _build_checked(cls, cfg: dict, state_dict: Mapping[str, Any], display: str, 
 
     try:
         with torch.device("meta"):
-            cls(**cfg)
+            probe = cls(**cfg)
     except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
         cfg = dict(defaults)  # shapes that make no sense for the architecture: compare with the release
+        with torch.device("meta"):
+            probe = cls(**cfg)
+    check_keys(probe, state_dict, display, path)  # on shapes alone: a wrong file allocates no network
     model = cls(**cfg)
-    check_keys(model, state_dict, display, path)
     model.load_state_dict(state_dict, strict=True)
     return model.eval(), cfg
 
