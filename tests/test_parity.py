@@ -1,0 +1,88 @@
+"""Each published port equals its AUTHORS' network: fixtures made from their code (tests/fixtures/parity/).
+
+Every fixture folder holds a reduced configuration of the authors' network with seeded random weights, saved
+in the checkpoint layout their test script loads, one odd-sized input and the output of the authors' own code
+through their test pipeline (made by tools/parity/make_fixtures.py at the commit in its ``meta.json``). Here
+the file is loaded through the registered method, the input restored as a run restores it (the harness's
+padding to ``multiple_of``, the method, the crop) and compared with the authors' output to the fixture's
+tolerance (absolute, relative to max(1, |output|)). A second test changes one element of one weight of the
+loaded network by 1e-3 and checks that the comparison then fails, so a port that drifts from the authors'
+function cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "parity"
+NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").is_file()) if FIXTURES.is_dir() else []
+PERTURBATION = 1e-3
+
+
+def _fixture(name: str) -> tuple[dict, dict]:
+    from safetensors.torch import load_file
+
+    folder = FIXTURES / name
+    return json.loads((folder / "meta.json").read_text()), load_file(str(folder / "io.safetensors"))
+
+
+def _method(name: str, meta: dict):
+    from bench.methods import create_method
+
+    if meta["method"].partition(":")[0] == "mprnet":
+        pytest.importorskip("spandrel_extra_arches")
+    return create_method(meta["method"], checkpoint=str(FIXTURES / name / meta["checkpoint"]), **meta["options"])
+
+
+def _restore(method, batch):
+    from baselines.base import RestoreContext
+    from bench.padding import restore_padded
+
+    context = RestoreContext(dataset="parity", task="any", image_ids=("parity",))
+    with torch.no_grad():
+        return restore_padded(method, batch, context)
+
+
+def _error(out, reference) -> float:
+    """Largest absolute difference, relative to max(1, largest |reference|)."""
+    assert out.shape == reference.shape, f"shape {tuple(out.shape)} vs the authors' {tuple(reference.shape)}"
+    return float((out - reference).abs().max()) / max(1.0, float(reference.abs().max()))
+
+
+def _networks(method):
+    """The torch modules a method holds (its attributes, one level deep)."""
+    return [v for v in vars(method).values() if isinstance(v, torch.nn.Module)]
+
+
+def test_every_port_has_a_fixture():
+    from baselines.ports import ports
+
+    names = {json.loads((FIXTURES / n / "meta.json").read_text())["method"].partition(":")[0] for n in NAMES}
+    assert names, "no parity fixture found"
+    assert names <= {p.name for p in ports()}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parity_with_authors_code(name):
+    meta, tensors = _fixture(name)
+    out = _restore(_method(name, meta), tensors["input"])
+    err = _error(out, tensors["output"])
+    assert err <= meta["tolerance"], f"{name}: {err:.3g} from the authors' output (tolerance {meta['tolerance']})"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parity_fails_when_one_weight_changes(name):
+    meta, tensors = _fixture(name)
+    method = _method(name, meta)
+    params = [dict(net.named_parameters()) for net in _networks(method)]
+    found = [p[meta["perturb"]] for p in params if meta["perturb"] in p]
+    assert found, f"{name}: no network of the method has the parameter {meta['perturb']}"
+    with torch.no_grad():
+        found[0].view(-1)[0] += PERTURBATION
+    err = _error(_restore(method, tensors["input"]), tensors["output"])
+    assert err > meta["tolerance"], f"{name}: changing {meta['perturb']} by {PERTURBATION} went unnoticed"

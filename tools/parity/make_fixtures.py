@@ -1,0 +1,213 @@
+"""Write the parity fixtures of the published ports from their AUTHORS' code (tests/fixtures/parity/<name>/).
+
+For each port: the authors' repository at a pinned commit (:data:`REPOS`), a reduced configuration of their
+network (small widths and depths, every block type), seeded random weights saved in the checkpoint layout
+their test script loads, one small odd-sized input, and the output of the authors' own network through
+their test pipeline. ``tests/test_parity.py`` loads each fixture through the registered method and compares.
+
+Nothing of the authors' code is committed or imported by the package: this script checks their files out
+into a scratch folder (``--work``) and imports them from there. Run it with any Python that has torch,
+einops, timm and safetensors (the project's venv has them)::
+
+    python tools/parity/make_fixtures.py --work /tmp/parity [--mirror DIR] [--only restormer,promptir]
+
+``--mirror DIR`` reads the repositories from local git directories ``DIR/<owner>+<name>[/repo]``; without
+it they are cloned from GitHub. See tools/parity/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "fixtures" / "parity"
+SEED = 0
+NOISE = 0.02  # std of the Gaussian noise added to every initialised weight (LayerNorm scales off 1, biases off 0)
+
+
+@dataclass(frozen=True)
+class Repo:
+    """An authors' repository at the commit the fixtures were made from, and the files they need."""
+
+    github: str
+    commit: str
+    paths: tuple[str, ...]
+
+
+REPOS: dict[str, Repo] = {
+    "restormer": Repo("swz30/Restormer", "df766d5521afd21cce56e24159f300b30ebf3fb0",
+                      ("basicsr/models/archs/restormer_arch.py",)),
+}
+
+
+@dataclass
+class Fixture:
+    """What one port's fixture holds (written by :func:`write`)."""
+
+    method: str  # the registered name the test creates
+    checkpoint_name: str  # the authors' file name
+    checkpoint: Any  # the object torch.save writes, in the authors' layout
+    input: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    output: torch.Tensor  # the authors' pipeline's output (not clipped)
+    config: dict  # the reduced configuration, as the authors' constructor takes it
+    pipeline: str  # what the authors' test script does around the network
+    perturb: str  # a parameter the output depends on (the test perturbs one element of it)
+    options: dict = field(default_factory=dict)  # extra create_method options
+    tolerance: float = 1e-5
+    tensors: dict = field(default_factory=dict)  # extra tensors (a sampler's noise draws)
+    notes: str = ""
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+
+def checkout(name: str, work: Path, mirror: Path | None) -> Path:
+    """The authors' files for ``name`` at the pinned commit, under ``work/src/<owner>+<repo>``."""
+    repo = REPOS[name]
+    slug = repo.github.replace("/", "+")
+    target = work / "src" / slug / repo.commit
+    if all((target / p).is_file() for p in repo.paths):
+        return target
+    gitdir = _gitdir(repo, slug, work, mirror)
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "--git-dir", str(gitdir), "archive", repo.commit, "--", *repo.paths],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def _gitdir(repo: Repo, slug: str, work: Path, mirror: Path | None) -> Path:
+    if mirror is not None:
+        for candidate in (mirror / slug / "repo", mirror / slug / "repo" / ".git", mirror / slug):
+            if (candidate / "objects").is_dir():
+                return candidate
+    gitdir = work / "git" / f"{slug}.git"
+    if not gitdir.is_dir():
+        subprocess.run(["git", "clone", "--bare", "--filter=blob:limit=1m", f"https://github.com/{repo.github}.git",
+                        str(gitdir)], check=True)
+    return gitdir
+
+
+def import_file(path: Path, name: str, root: Path | None = None):
+    """Import the authors' module at ``path`` (with ``root`` on sys.path for its own imports)."""
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def randomise(model: torch.nn.Module, seed: int = SEED, std: float = NOISE) -> torch.nn.Module:
+    """Add seeded Gaussian noise of ``std`` to every floating parameter (after the authors' own init)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * std)
+    return model.eval()
+
+
+def image(h: int, w: int, seed: int = SEED + 1) -> torch.Tensor:
+    """A seeded (1, 3, h, w) input in [0, 1] with some structure (a ramp plus noise)."""
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(0, 1, w).view(1, 1, 1, w) * torch.linspace(0.2, 0.9, h).view(1, 1, h, 1)
+    return (0.6 * ramp + 0.4 * torch.rand(1, 3, h, w, generator=g)).clamp(0, 1)
+
+
+def pad_crop(net: Callable, x: torch.Tensor, factor: int) -> torch.Tensor:
+    """The authors' test scripts' reflect pad (bottom/right) to a multiple of ``factor``, forward, crop."""
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    padh, padw = (-h) % factor, (-w) % factor
+    out = net(F.pad(x, (0, padw, 0, padh), "reflect"))
+    return out[..., :h, :w]
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------------ ports
+
+
+def make_restormer(src: Path) -> Fixture:
+    arch = import_file(src / "basicsr/models/archs/restormer_arch.py", "authors_restormer_arch")
+    config = dict(inp_channels=3, out_channels=3, dim=4, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1,
+                  heads=[1, 2, 2, 4], ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias",
+                  dual_pixel_task=False)
+    torch.manual_seed(SEED)
+    net = randomise(arch.Restormer(**config))
+    x = image(19, 27)
+    with torch.no_grad():
+        y = pad_crop(net, x, 8)
+    return Fixture(method="restormer", checkpoint_name="deraining.pth", checkpoint={"params": cpu_state(net)},
+                   input=x, output=y, config=config, perturb="output.weight",
+                   pipeline="Deraining/test.py: reflect-pad bottom/right to a multiple of 8, network, crop back")
+
+
+MAKERS: dict[str, Callable[[Path], Fixture]] = {
+    "restormer": make_restormer,
+}
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def write(name: str, fx: Fixture, out: Path) -> Path:
+    """Write ``out/<name>/``: the checkpoint (torch.save of tensors only), io.safetensors and meta.json."""
+    from safetensors.torch import save_file
+
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    torch.save(fx.checkpoint, folder / fx.checkpoint_name)
+    torch.load(folder / fx.checkpoint_name, weights_only=True)  # the test reads it so
+    save_file({"input": fx.input.contiguous(), "output": fx.output.contiguous(),
+               **{k: v.contiguous() for k, v in fx.tensors.items()}}, str(folder / "io.safetensors"))
+    repo = REPOS[name]
+    meta = {
+        "method": fx.method, "options": fx.options, "checkpoint": fx.checkpoint_name,
+        "tolerance": fx.tolerance, "perturb": fx.perturb,
+        "upstream": repo.github, "commit": repo.commit, "files": list(repo.paths),
+        "config": fx.config, "pipeline": fx.pipeline, "seed": SEED, "weight_noise": NOISE,
+        "input_shape": list(fx.input.shape), "torch": torch.__version__, "notes": fx.notes,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True, help="scratch folder for the authors' code")
+    parser.add_argument("--mirror", type=Path, help="local git directories <owner>+<name> instead of GitHub")
+    parser.add_argument("--only", default="", help="comma-separated ports (default: all)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or list(MAKERS)
+    torch.set_num_threads(1)
+    for name in names:
+        fx = MAKERS[name](checkout(name, args.work, args.mirror))
+        folder = write(name, fx, args.out)
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        print(f"{name}: {folder} ({size / 1024:.0f} KB), output {fx.output.min():.3f}..{fx.output.max():.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
