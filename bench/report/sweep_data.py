@@ -147,8 +147,9 @@ def beats_input_summary(table: pd.DataFrame, axis: str, label: str) -> str | Non
     if not any(wins):
         return f"{label} never beats the input (from {at[order[0]]} to {at[order[-1]]})."
     losses = [lv for lv, w in zip(order, wins, strict=True) if not w]
-    if wins[-1]:
-        return f"{label} beats the input at the most severe level ({at[order[-1]]}) but not at " \
+    if wins[-1]:  # it loses at milder levels only (a restorer that damages a clean-ish input)
+        k = max(i for i, w in enumerate(wins) if not w) + 1  # from here on it always beats the input
+        return f"{label} beats the input only from {at[order[k]]} on; it loses at " \
                f"{', '.join(at[lv] for lv in losses)}."
     k = max(i for i, w in enumerate(wins) if w) + 1  # from here on it never beats the input
     text = f"{label} stops beating the input past {param} {_level(order[k - 1])}: {at[order[k]]}"
