@@ -118,3 +118,13 @@ def test_cli_set_reaches_per_adapter_entries_and_refuses_in_one_line(one_line_er
     assert re.match(r"abair-bench: error: recipe key 'phase2\.per_adapter\.blurr\.steps': 'blurr' is not one of "
                     r"the recipe's adapters \(did you mean 'blur'\?\); they are rain, .*\(--set KEY=VALUE\)$", line)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_takes_other_memory_settings_but_not_another_recipe(tmp_path):
+    """The walk-through trains on one GPU with accumulate=2 and resumes on eight without it."""
+    from bench.commands.train import _save_run_info
+
+    _save_run_info(tmp_path, load_recipe("paper", ["phase1.accumulate=2", "phase2.accumulate=2"]), resume=False)
+    _save_run_info(tmp_path, load_recipe("paper", ["checkpointing=true"]), resume=True)
+    with pytest.raises(UserError, match=r"recipe\.yaml' holds another recipe than this one; resume with the same "):
+        _save_run_info(tmp_path, load_recipe("paper", ["phase2.steps=5"]), resume=True)

@@ -247,6 +247,9 @@ def _check_train_data_used(recipe: dict, args, action: str, only: str | None) ->
 
 #: recipe keys that change how fast training runs, never what it computes (free to change on resume)
 _SPEED_ONLY = ("workers", "prefetch")
+#: memory settings, free to change on resume like the number of processes: they change float
+#: rounding, never the data (``accumulate`` per phase and per adapter, ``checkpointing``)
+_MEMORY_ONLY = ("accumulate",)
 
 
 def _same_recipe(a: dict, b: dict) -> bool:
@@ -256,6 +259,12 @@ def _same_recipe(a: dict, b: dict) -> bool:
     for r in (a, b):
         for key in _SPEED_ONLY:
             r.get("data", {}).pop(key, None)
+        r.pop("checkpointing", None)
+        blocks = [r.get(p, {}) for p in ("phase1", "phase2", "phase3")]
+        blocks += list(r.get("phase2", {}).get("per_adapter", {}).values())
+        for block in blocks:
+            for key in _MEMORY_ONLY:
+                block.pop(key, None)
     return a == b
 
 
