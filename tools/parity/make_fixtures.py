@@ -47,6 +47,7 @@ class Repo:
 REPOS: dict[str, Repo] = {
     "restormer": Repo("swz30/Restormer", "df766d5521afd21cce56e24159f300b30ebf3fb0",
                       ("basicsr/models/archs/restormer_arch.py",)),
+    "promptir": Repo("va1shn9v/PromptIR", "106159ab809101f2e25b6714195cd6fa9a938d36", ("net/model.py",)),
 }
 
 
@@ -156,12 +157,84 @@ def make_restormer(src: Path) -> Fixture:
     with torch.no_grad():
         y = pad_crop(net, x, 8)
     return Fixture(method="restormer", checkpoint_name="deraining.pth", checkpoint={"params": cpu_state(net)},
-                   input=x, output=y, config=config, perturb="output.weight",
+                   input=x, output=y, config=config, perturb="patch_embed.proj.weight",
                    pipeline="Deraining/test.py: reflect-pad bottom/right to a multiple of 8, network, crop back")
+
+
+# PromptIR's constructor writes its prompt widths and sizes as numbers that hold at dim 48 only (the
+# decoder-prompt network does not build at another width), so its source is parametrised before it is
+# imported: each literal is replaced by the expression it stands for (d1..d4 = dim * 1, 2, 4, 8, prompt
+# widths P1..P3, sizes S1..S3, length L), nothing else. At the released values the constructor builds
+# exactly the authors' network (checked: same keys and shapes).
+_PROMPTIR_WIDTHS = (
+    ("PromptGenBlock(prompt_dim=64,prompt_len=5,prompt_size = 64,lin_dim = 96)",
+     "PromptGenBlock(prompt_dim=P1,prompt_len=L,prompt_size = S1,lin_dim = int(dim*2**1))"),
+    ("PromptGenBlock(prompt_dim=128,prompt_len=5,prompt_size = 32,lin_dim = 192)",
+     "PromptGenBlock(prompt_dim=P2,prompt_len=L,prompt_size = S2,lin_dim = int(dim*2**2))"),
+    ("PromptGenBlock(prompt_dim=320,prompt_len=5,prompt_size = 16,lin_dim = 384)",
+     "PromptGenBlock(prompt_dim=P3,prompt_len=L,prompt_size = S3,lin_dim = int(dim*2**3))"),
+    ("nn.Conv2d(64,64,", "nn.Conv2d(P1,P1,"),
+    ("nn.Conv2d(128,128,", "nn.Conv2d(P2,P2,"),
+    ("nn.Conv2d(320,256,", "nn.Conv2d(P3,2*P2,"),
+    ("nn.Conv2d(dim + 64,", "nn.Conv2d(dim + P1,"),
+    ("nn.Conv2d(int(dim*2**1) + 128,", "nn.Conv2d(int(dim*2**1) + P2,"),
+    ("nn.Conv2d(int(dim*2**2) + 256,", "nn.Conv2d(int(dim*2**2) + 2*P2,"),
+    ("nn.Conv2d(int(dim*2**1)+192,", "nn.Conv2d(int(dim*2**1)+int(dim*2**2),"),
+    ("int(dim*2**2) + 512,", "int(dim*2**3) + P3,"),
+    ("nn.Conv2d(int(dim*2**2)+512,", "nn.Conv2d(int(dim*2**3)+P3,"),
+    ("int(dim*2**1) + 224,", "int(dim*2**2) + P2,"),
+    ("nn.Conv2d(int(dim*2**1)+224,", "nn.Conv2d(int(dim*2**2)+P2,"),
+    ("int(dim*2**1)+64,", "int(dim*2**1)+P1,"),
+)
+PROMPTIR_RELEASED = dict(P1=64, P2=128, P3=320, S1=64, S2=32, S3=16, L=5)
+
+
+def import_parametrised(path: Path, name: str, replacements, constants: dict):
+    """Import ``path`` with each ``(old, new)`` of ``replacements`` applied to its source (every ``old`` must
+    occur) and ``constants`` defined at module level."""
+    source = path.read_text()
+    for old, new in replacements:
+        if old not in source:
+            raise SystemExit(f"{path}: '{old}' not found; the authors' file changed, update the replacements")
+        source = source.replace(old, new)
+    module = type(sys)(name)
+    module.__dict__.update(constants)
+    sys.modules[name] = module
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    return module
+
+
+def make_promptir(src: Path) -> Fixture:
+    path = src / "net/model.py"
+    original = import_file(path, "authors_promptir_model")
+    released = import_parametrised(path, "authors_promptir_released", _PROMPTIR_WIDTHS, PROMPTIR_RELEASED)
+    with torch.device("meta"):
+        a, b = original.PromptIR(decoder=True).state_dict(), released.PromptIR(decoder=True).state_dict()
+    assert {k: v.shape for k, v in a.items()} == {k: v.shape for k, v in b.items()}, "parametrisation changed the net"
+    widths = dict(P1=4, P2=8, P3=12, S1=7, S2=5, S3=3, L=3)
+    arch = import_parametrised(path, "authors_promptir_reduced", _PROMPTIR_WIDTHS, widths)
+    config = dict(inp_channels=3, out_channels=3, dim=4, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1,
+                  heads=[1, 2, 4, 4], ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias", decoder=True)
+    torch.manual_seed(SEED)
+    net = randomise(arch.PromptIR(**config))
+    x = image(19, 27)
+    with torch.no_grad():
+        y = pad_crop(net, x, 8)
+    ckpt = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": "2.0.0",
+            "state_dict": {f"net.{k}": v for k, v in cpu_state(net).items()}}
+    return Fixture(method="promptir", checkpoint_name="model.ckpt", checkpoint=ckpt, input=x, output=y,
+                   config={**config, "prompt_widths": widths}, perturb="patch_embed.proj.weight",
+                   pipeline="test.py runs the network on images cropped to a multiple of 16; here the input is "
+                            "reflect-padded bottom/right to a multiple of 8 around it and cropped back, as the "
+                            "harness does for the port",
+                   notes="the prompt widths, sizes and length are literals at dim 48 in the authors' constructor; "
+                         "they were replaced by the expressions they stand for (see _PROMPTIR_WIDTHS), the "
+                         "forward is theirs unchanged")
 
 
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
+    "promptir": make_promptir,
 }
 
 
