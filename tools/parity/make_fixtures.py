@@ -48,6 +48,8 @@ REPOS: dict[str, Repo] = {
     "restormer": Repo("swz30/Restormer", "df766d5521afd21cce56e24159f300b30ebf3fb0",
                       ("basicsr/models/archs/restormer_arch.py",)),
     "promptir": Repo("va1shn9v/PromptIR", "106159ab809101f2e25b6714195cd6fa9a938d36", ("net/model.py",)),
+    "airnet": Repo("XLearning-SCU/2022-CVPR-AirNet", "bedea82f7f7a71f135bcc026fd02ea9f2feaa710",
+                   ("net/model.py", "net/encoder.py", "net/moco.py", "net/DGRN.py", "net/deform_conv.py")),
 }
 
 
@@ -137,6 +139,30 @@ def pad_crop(net: Callable, x: torch.Tensor, factor: int) -> torch.Tensor:
     padh, padw = (-h) % factor, (-w) % factor
     out = net(F.pad(x, (0, padw, 0, padh), "reflect"))
     return out[..., :h, :w]
+
+
+def patched_copy(src: Path, dest: Path, replacements: dict[str, list[tuple[str, str]]]) -> Path:
+    """Copy the authors' files under ``src`` to ``dest`` with each ``(old, new)`` applied (every ``old`` must
+    occur: a changed upstream file stops the script); the other files of ``src`` are copied unchanged."""
+    import shutil
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest)
+    for name, pairs in replacements.items():
+        text = (dest / name).read_text()
+        for old, new in pairs:
+            if old not in text:
+                raise SystemExit(f"{src / name}: '{old}' not found; the authors' file changed, update the script")
+            text = text.replace(old, new)
+        (dest / name).write_text(text)
+    return dest
+
+
+def forget_modules(*packages: str) -> None:
+    """Drop ``packages`` (and their submodules) from sys.modules: two repositories both have a ``net``."""
+    for name in [m for m in sys.modules if m.split(".")[0] in packages]:
+        del sys.modules[name]
 
 
 def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -232,9 +258,69 @@ def make_promptir(src: Path) -> Fixture:
                          "forward is theirs unchanged")
 
 
+_MMCV_STANDIN = '''"""Stand-in for mmcv.ops (mmcv-full 1.3.11, a CUDA build, is not installable here): torchvision's
+DCNv2 kernel, which has mmcv's offset layout ((dy, dx) per kernel point) and sigmoid-mask convention."""
+from torchvision.ops import deform_conv2d
+
+
+def modulated_deform_conv2d(input, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups):
+    assert groups == 1
+    return deform_conv2d(input, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
+'''
+
+
+def make_airnet(src: Path) -> Fixture:
+    feats, groups, blocks = 4, 2, 2
+    f1, f2, f4 = feats, 2 * feats, 4 * feats
+    root = patched_copy(src, src.parent / f"{src.name}-reduced", {
+        "net/DGRN.py": [("self.n_groups = 5", f"self.n_groups = {groups}"), ("n_blocks = 5", f"n_blocks = {blocks}"),
+                        ("n_feats = 64", f"n_feats = {f1}")],
+        "net/encoder.py": [("ResBlock(in_feat=3, out_feat=64, stride=1)", f"ResBlock(in_feat=3, out_feat={f1}, stride=1)"),
+                           ("ResBlock(in_feat=64, out_feat=128, stride=2)",
+                            f"ResBlock(in_feat={f1}, out_feat={f2}, stride=2)"),
+                           ("ResBlock(in_feat=128, out_feat=256, stride=2)",
+                            f"ResBlock(in_feat={f2}, out_feat={f4}, stride=2)"),
+                           ("nn.Linear(256, 256)", f"nn.Linear({f4}, {f4})"), ("dim = 256", f"dim = {f4}")],
+    })
+    (root / "mmcv").mkdir(exist_ok=True)
+    (root / "mmcv" / "__init__.py").write_text("")
+    (root / "mmcv" / "ops.py").write_text(_MMCV_STANDIN)
+    forget_modules("net", "mmcv")
+    sys.path.insert(0, str(root))
+    try:
+        from net.model import AirNet
+    finally:
+        sys.path.remove(str(root))
+    torch.manual_seed(SEED)
+    net = randomise(AirNet(argparse.Namespace(batch_size=1)))
+    g = torch.Generator().manual_seed(SEED + 2)
+    for name, buf in net.named_buffers():  # BatchNorm statistics off their initial 0 and 1
+        if name.endswith("running_mean"):
+            buf.copy_(torch.randn(buf.shape, generator=g) * 0.1)
+        elif name.endswith("running_var"):
+            buf.copy_(0.5 + torch.rand(buf.shape, generator=g))
+    with torch.no_grad():  # offsets of a few pixels, so the deformable convolutions sample between pixels
+        for name, p in net.named_parameters():
+            if "conv_offset_mask" in name:
+                p.add_(torch.randn(p.shape, generator=g) * 1.0)
+    forget_modules("net", "mmcv")
+    x = image(19, 27)
+    with torch.no_grad():
+        y = net(x_query=x, x_key=x)
+    return Fixture(method="airnet", checkpoint_name="All.pth", checkpoint=cpu_state(net), input=x, output=y,
+                   config=dict(n_feats=feats, n_groups=groups, n_blocks=blocks, batch_size=1),
+                   perturb="R.head.0.weight",
+                   pipeline="test.py: net(x_query=x, x_key=x) in eval mode at the image's own size, no padding",
+                   notes="the widths (64, 128, 256), groups and blocks are literals in the authors' DGRN.py and "
+                         "encoder.py; they were replaced by reduced numbers, nothing else. mmcv-full 1.3.11 "
+                         "(CUDA) is not installable here: its modulated_deform_conv2d was stood in for by "
+                         "torchvision's deform_conv2d (same DCNv2 convention)")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
+    "airnet": make_airnet,
 }
 
 
