@@ -52,6 +52,8 @@ REPOS: dict[str, Repo] = {
                    ("net/model.py", "net/encoder.py", "net/moco.py", "net/DGRN.py", "net/deform_conv.py")),
     "uformer": Repo("ZhendongWang6/Uformer", "65fc970a8ffc09605faca74ed016ee93c9ad8a36",
                     ("model.py", "test/test_sidd.py")),
+    "x-restormer": Repo("Andrew0613/X-Restormer", "e096da6bf5f640f8a0d1fde3eec893ded1feac6f",
+                        ("xrestormer/archs/xrestormer_arch.py", "options/test/004_xrestormer_derain.yml")),
 }
 
 
@@ -356,11 +358,49 @@ def make_uformer(src: Path) -> Fixture:
                          "4 the port differed by 1e-3 from the authors' pipeline)")
 
 
+def stub_modules(**modules: dict) -> None:
+    """Put minimal stand-ins for training-only imports into sys.modules (``name={"attr": value}``; dotted
+    names as ``basicsr__utils__registry``)."""
+    import types
+
+    for dotted, attrs in modules.items():
+        parts = dotted.split("__")
+        for i in range(1, len(parts) + 1):
+            sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+        sys.modules[".".join(parts)].__dict__.update(attrs)
+
+
+class _Registry:
+    def register(self, obj=None):
+        return obj if obj is not None else (lambda o: o)
+
+
+def make_x_restormer(src: Path) -> Fixture:
+    stub_modules(basicsr__utils__registry={"ARCH_REGISTRY": _Registry()}, torchstat={"stat": None})
+    arch = import_file(src / "xrestormer/archs/xrestormer_arch.py", "authors_xrestormer_arch")
+    # options/test/004_xrestormer_derain.yml's network with reduced widths, depths and heads
+    config = dict(inp_channels=3, out_channels=3, dim=4, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1,
+                  channel_heads=[1, 2, 2, 4], spatial_heads=[1, 1, 2, 2], overlap_ratio=[0.5, 0.5, 0.5, 0.5],
+                  window_size=8, spatial_dim_head=4, ffn_expansion_factor=2.66, bias=False,
+                  LayerNorm_type="WithBias", dual_pixel_task=False, scale=1)
+    torch.manual_seed(SEED)
+    net = randomise(arch.XRestormer(**config))
+    x = image(37, 45)  # reflect padding to 64 needs sides over 32
+    with torch.no_grad():
+        y = pad_crop(net, x, 64)
+    return Fixture(method="x-restormer", checkpoint_name="derain_155k.pth", checkpoint={"params": cpu_state(net)},
+                   input=x, output=y, config=config, perturb="patch_embed.proj.weight",
+                   pipeline="xrestormer_model.py pre_process/post_process with padding_size 64 (004_xrestormer_"
+                            "derain.yml): reflect-pad bottom/right to a multiple of 64, network, crop back",
+                   notes="basicsr's ARCH_REGISTRY and torchstat (imported, unused by the network) are stubbed")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
     "airnet": make_airnet,
     "uformer": make_uformer,
+    "x-restormer": make_x_restormer,
 }
 
 
