@@ -54,6 +54,7 @@ REPOS: dict[str, Repo] = {
                     ("model.py", "test/test_sidd.py")),
     "x-restormer": Repo("Andrew0613/X-Restormer", "e096da6bf5f640f8a0d1fde3eec893ded1feac6f",
                         ("xrestormer/archs/xrestormer_arch.py", "options/test/004_xrestormer_derain.yml")),
+    "mprnet": Repo("swz30/MPRNet", "43feb2aed45f5e0b9082c78c8c455160e30a3a82", ("Deraining/MPRNet.py", "demo.py")),
 }
 
 
@@ -348,8 +349,7 @@ def make_uformer(src: Path) -> Fixture:
         h, w = x.shape[-2:]
         square, mask = expand2square(x, factor=128)
         y = torch.masked_select(net(square), mask.bool()).reshape(1, 3, h, w)
-    ckpt = {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in cpu_state(net).items()}, "optimizer": {}}
-    return Fixture(method="uformer", checkpoint_name="Uformer_B_SIDD.pth", checkpoint=ckpt, input=x, output=y,
+    return Fixture(method="uformer", checkpoint_name="Uformer_B_SIDD.pth", checkpoint=training_pth(net), input=x, output=y,
                    config=config, perturb="input_proj.proj.0.weight", options={"img_size": 128},
                    pipeline="test/test_sidd.py: expand2square(factor=128) (zeros, centred), network, "
                             "masked_select of the image back",
@@ -395,12 +395,34 @@ def make_x_restormer(src: Path) -> Fixture:
                    notes="basicsr's ARCH_REGISTRY and torchstat (imported, unused by the network) are stubbed")
 
 
+def training_pth(net: torch.nn.Module) -> dict:
+    """What the authors' train.py saves (MPRNet, Uformer): epoch, the DataParallel-wrapped state dict, optimizer."""
+    return {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in cpu_state(net).items()}, "optimizer": {}}
+
+
+def make_mprnet(src: Path) -> Fixture:
+    arch = import_file(src / "Deraining/MPRNet.py", "authors_mprnet_derain")
+    # the deraining network (n_feat 40, scale_unetfeats 20, scale_orsnetfeats 16, 8 CABs) reduced
+    config = dict(in_c=3, out_c=3, n_feat=8, scale_unetfeats=4, scale_orsnetfeats=4, num_cab=2, kernel_size=3,
+                  reduction=4, bias=False)
+    torch.manual_seed(SEED)
+    net = randomise(arch.MPRNet(**config))
+    x = image(19, 27)
+    with torch.no_grad():
+        y = pad_crop(lambda t: net(t)[0], x, 8)
+    return Fixture(method="mprnet", checkpoint_name="model_deraining.pth", checkpoint=training_pth(net), input=x,
+                   output=y, config=config, perturb="shallow_feat1.0.weight",
+                   pipeline="demo.py: reflect-pad bottom/right to a multiple of 8, network, its first output "
+                            "(stage 3), crop back")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
     "airnet": make_airnet,
     "uformer": make_uformer,
     "x-restormer": make_x_restormer,
+    "mprnet": make_mprnet,
 }
 
 
