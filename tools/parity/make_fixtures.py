@@ -55,6 +55,10 @@ REPOS: dict[str, Repo] = {
     "x-restormer": Repo("Andrew0613/X-Restormer", "e096da6bf5f640f8a0d1fde3eec893ded1feac6f",
                         ("xrestormer/archs/xrestormer_arch.py", "options/test/004_xrestormer_derain.yml")),
     "mprnet": Repo("swz30/MPRNet", "43feb2aed45f5e0b9082c78c8c455160e30a3a82", ("Deraining/MPRNet.py", "demo.py")),
+    "idr": Repo("JingHao99/IDR-Ingredients-oriented-Degradation-Reformulation",
+                "0fbeb88fbc625ba82f811f207b4a973197914aad",
+                ("models/archs/IDR_restormer_arch.py", "models/utils/arch_util.py", "models/utils/module.py",
+                 "models/utils/transformerBCHW_util.py", "models/utils/transformerBLC_util.py", "inference.py")),
 }
 
 
@@ -416,6 +420,55 @@ def make_mprnet(src: Path) -> Fixture:
                             "(stage 3), crop back")
 
 
+def bare_packages(root: Path, *names: str) -> None:
+    """Register ``names`` as packages rooted in ``root`` without running their ``__init__.py`` (the IDR
+    repository's scan and import every model module, training code included)."""
+    import types
+
+    for name in names:
+        module = types.ModuleType(name)
+        module.__path__ = [str(root / name.replace(".", "/"))]
+        sys.modules[name] = module
+
+
+def make_idr(src: Path) -> Fixture:
+    import functools
+
+    import torchvision.transforms
+
+    (src / "mmcv").mkdir(exist_ok=True)
+    (src / "mmcv" / "__init__.py").write_text("")
+    (src / "mmcv" / "ops.py").write_text(_MMCV_STANDIN)  # imported by arch_util.py, unused by this network
+    forget_modules("models", "mmcv")
+    bare_packages(src, "models", "models.utils", "models.archs")
+    sys.path.insert(0, str(src))
+    try:
+        import importlib
+
+        arch = importlib.import_module("models.archs.IDR_restormer_arch")
+    finally:
+        sys.path.remove(str(src))
+    # the authors pin torchvision 0.12, whose tensor Resize does not anti-alias (later versions do by default)
+    arch.Resize = functools.partial(torchvision.transforms.Resize, antialias=False)
+    # config/IDR-restormer.yml's network reduced (5 degradation key sets, SAM, 5 routes, stage-2 forward)
+    config = dict(inp_channels=3, out_channels=3, dim=4, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1,
+                  heads=[1, 2, 4, 8], ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias",
+                  num_degra_queries=4, keep_degra=8, degra_type=5, sam=True, ops_type=5, pred=True)
+    torch.manual_seed(SEED)
+    net = randomise(arch.IDR_restormer(**config))
+    forget_modules("models", "mmcv")
+    x = image(19, 27)
+    with torch.no_grad():
+        y = pad_crop(net, x, 8)
+    return Fixture(method="idr", checkpoint_name="1200_G.pth", checkpoint=cpu_state(net), input=x, output=y,
+                   config=config, perturb="patch_embed.proj.weight", options={"svd_device": "cpu"},
+                   pipeline="inference.py: net(x) (stage-2 forward, no degradation label) on images the authors "
+                            "crop to a multiple of 32; here reflect-padded bottom/right to a multiple of 8 around "
+                            "it and cropped back, as the harness does for the port",
+                   notes="torchvision's Resize without anti-aliasing, as 0.12 (the authors' pin); torch.svd on "
+                         "the CPU. mmcv (imported by arch_util.py, not used by IDR) is stood in for")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
@@ -423,6 +476,7 @@ MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "uformer": make_uformer,
     "x-restormer": make_x_restormer,
     "mprnet": make_mprnet,
+    "idr": make_idr,
 }
 
 
