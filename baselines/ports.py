@@ -4,8 +4,8 @@ Each folder's ``__init__.py`` declares ``PORT = Port(...)``: the name ``--method
 (and, for a family with named variants, its record-name function), the line ``methods list`` shows,
 how its released checkpoints are recognised (a signature test and a declared detection rank), the
 profile configuration, and where the method comes from (upstream repository, its licence, the
-paper). ``bench/methods.py``, ``bench/profile/configs.py`` and
-:func:`baselines.archs.loading.guess_architecture` read this registry, so a new port is one new
+paper), its architecture's configuration and builder, its catalog facts. ``bench/methods.py``,
+``bench/profile/configs.py``, :mod:`baselines.catalog` and :mod:`baselines.archs.loading` read this registry, so a new port is one new
 folder (docs/METHODS.md, "Adding a published method"). Nothing here imports torch.
 """
 
@@ -43,9 +43,14 @@ class Port:
         profile: the summary of its ``abair-bench profile`` configuration (None: not profiled);
             the profiled method is built by :func:`baselines.published.profile_method`.
         profile_builder: ``module:callable`` returning the registered method with random weights at the
-            main release's size; or, for a network of :data:`baselines.archs.loading.ARCHITECTURES`,
+            main release's size; or, for a port with an ``arch``,
         released_as: ``module:callable`` wrapping ``(network, config, None)`` into the method, built from
             :func:`baselines.published.released_network` with ``build_options``.
+        arch: ``module:attribute`` of its :class:`baselines.archs.loading.ArchSpec` (how the configuration is
+            read from a state dict and the network built), for a port loaded by
+            :func:`baselines.archs.loading.load_architecture`; None for one with a loader of its own.
+        catalog: its :class:`baselines.catalog.Published` entry (paper tables, released files and variants
+            with their parameter counts, the authors' test pipeline, notes) for ``methods list/info``.
         upstream: the authors' repository (``owner/name`` on GitHub).
         licence: the licence of the authors' repository, as it states it.
         paper: the paper the port implements.
@@ -65,6 +70,8 @@ class Port:
     profile_builder: str | None = None
     released_as: str | None = None
     build_options: tuple[tuple[str, Any], ...] = ()
+    arch: str | None = None
+    catalog: Any = None
     upstream: str = ""
     licence: str = ""
     paper: str = ""

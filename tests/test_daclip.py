@@ -23,9 +23,9 @@ from baselines.archs.daclip import clip_preprocess
 from baselines.archs.daclip_encoder import DaCLIPImageEncoder, select_image_side
 from baselines.archs.irsde import IRSDESchedule
 from baselines.archs.irsde_unet import ConditionalUNet
-from baselines.archs.restormer import Restormer
 from baselines.base import RestoreContext
 from baselines.daclip import image_seed
+from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, list_methods
 
 TINY_ENCODER = {"image_size": 64, "patch_size": 32, "width": 128, "layers": 2, "output_dim": 32}

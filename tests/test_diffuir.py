@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from abair.errors import UserError
-from baselines.archs.diffuir import (
+from baselines.base import RestoreContext
+from baselines.published.diffuir.arch import (
     DIFFUIR_SIZES,
     DiffUIRNet,
     ResidualSchedule,
@@ -27,9 +28,9 @@ from baselines.archs.diffuir import (
     diffuir_size,
     equalize_hist,
 )
-from baselines.archs.restormer import Restormer
-from baselines.base import RestoreContext
-from baselines.diffuir import SEED_RULE, image_seed, make_diffuir
+from baselines.published.diffuir.method import SEED_RULE, image_seed
+from baselines.published.diffuir.method import make as make_diffuir
+from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, record_name
 
 TINY = {"dim": 8, "dim_mults": (1, 1, 2, 2)}
@@ -343,7 +344,7 @@ def test_wrong_files_are_one_line(tmp_path, trainer_file):
 
 
 def test_profile_configuration_runs_the_whole_sampling():
-    from baselines.diffuir import DiffUIRMethod, image_seed
+    from baselines.published.diffuir.method import DiffUIRMethod, image_seed
     from bench.profile import configs as C
 
     assert C.CONFIGS["diffuir"].family == "baseline"

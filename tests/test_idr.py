@@ -16,9 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from abair.errors import UserError
-from baselines.archs.idr import IDR, IDR_DEFAULTS, IDR_INFERENCE, interleave, kernel_filter, svd_signature
-from baselines.archs.restormer import Restormer
 from baselines.base import RestoreContext
+from baselines.published.idr.arch import (
+    IDR,
+    IDR_DEFAULTS,
+    IDR_INFERENCE,
+    interleave,
+    kernel_filter,
+    svd_signature,
+)
+from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, list_methods, record_name
 from bench.padding import restore_padded
 
@@ -266,7 +273,7 @@ def test_listed_with_its_tables_and_settings(capsys):
 
 
 def test_profile_configuration():
-    from baselines.published import idr_method
+    from baselines.published.idr.method import method as idr_method
     from bench.profile import configs as C
 
     assert C.CONFIGS["idr"].family == "baseline"

@@ -90,7 +90,7 @@ def test_restormer_flops_at_256_match_the_published_macs():
     # attention matmuls (bmm), which that figure leaves out. Counted on the meta device (no compute).
     from torch.utils.flop_counter import FlopCounterMode
 
-    from baselines.archs.restormer import Restormer
+    from baselines.published.restormer.arch import Restormer
 
     with torch.device("meta"):
         net = Restormer()

@@ -19,11 +19,19 @@ import torch
 import torch.nn.functional as F
 
 from abair.errors import UserError
-from baselines.archs.airnet import AirNet, _deform_conv_torch, _torchvision_ops_available, deform_conv_backend
-from baselines.archs.promptir import PromptIR
-from baselines.archs.restormer import Restormer
 from baselines.base import RestoreContext
-from baselines.published import make_airnet, make_promptir, make_restormer, make_spandrel
+from baselines.published import make_spandrel
+from baselines.published.airnet.arch import (
+    AirNet,
+    _deform_conv_torch,
+    _torchvision_ops_available,
+    deform_conv_backend,
+)
+from baselines.published.airnet.method import make as make_airnet
+from baselines.published.promptir.arch import PromptIR
+from baselines.published.promptir.method import make as make_promptir
+from baselines.published.restormer.arch import Restormer
+from baselines.published.restormer.method import make as make_restormer
 from bench.methods import create_method, list_methods
 
 CTX = RestoreContext(dataset="unit", task="mixed", image_ids=("a",))

@@ -18,10 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from abair.errors import UserError
-from baselines.archs.uformer import UFORMER_SIZES, Uformer, crop_from_square, expand_to_square
-from baselines.archs.xrestormer import XRestormer
 from baselines.base import RestoreContext
-from baselines.published import make_mprnet, make_uformer, make_xrestormer
+from baselines.published.mprnet.method import make as make_mprnet
+from baselines.published.uformer.arch import UFORMER_SIZES, Uformer, crop_from_square, expand_to_square
+from baselines.published.uformer.method import make as make_uformer
+from baselines.published.x_restormer.arch import XRestormer
+from baselines.published.x_restormer.method import make as make_xrestormer
 from bench.methods import create_method, list_methods, record_name
 from bench.padding import restore_padded
 
@@ -133,7 +135,7 @@ def test_xrestormer_parameter_count_and_layout():
 
 @needs_mprnet
 def test_mprnet_parameter_counts():
-    from baselines.archs.mprnet import MPRNET_DEFAULTS, MPRNET_VARIANTS, build_mprnet
+    from baselines.published.mprnet.arch import MPRNET_DEFAULTS, MPRNET_VARIANTS, build_mprnet
 
     counts = {}
     for name, widths in MPRNET_VARIANTS.items():
@@ -147,7 +149,7 @@ def test_mprnet_parameter_counts():
 
 @needs_mprnet
 def test_mprnet_training_pth_round_trip(tmp_path):
-    from baselines.archs.mprnet import MPRNET_DEFAULTS, MPRNET_VARIANTS, build_mprnet
+    from baselines.published.mprnet.arch import MPRNET_DEFAULTS, MPRNET_VARIANTS, build_mprnet
 
     torch.manual_seed(0)
     model = _randomised(build_mprnet(**{**MPRNET_DEFAULTS, **MPRNET_VARIANTS["derain"]}), scale=0.01)
@@ -338,14 +340,15 @@ def test_profile_times_the_registered_method_as_a_run_restores(tmp_path, monkeyp
     the network of the profile saved in the authors' format and run by ``create_method`` gives the same output."""
     import dataclasses
 
-    from baselines.archs import loading
+    from baselines.archs.loading import architecture
+    from baselines.ports import port
     from bench.profile import configs as C
 
     for name, small, save in (("uformer", SMALL_UFORMER, _save_training_pth), ("x-restormer", SMALL_XRESTORMER,
                                                                                _save_basicsr)):
         assert C.CONFIGS[name].family == "baseline"
-        spec = loading.ARCHITECTURES[name]
-        monkeypatch.setitem(loading.ARCHITECTURES, name, dataclasses.replace(spec, defaults=lambda s=small, d=spec.defaults: {
+        spec, module = architecture(name), port(name).arch.partition(":")[0]
+        monkeypatch.setattr(f"{module}.ARCH", dataclasses.replace(spec, defaults=lambda s=small, d=spec.defaults: {
             **d(), **s}))
         profiled = C.ModelPool("tiny").baseline(name)
         assert type(profiled).__name__ == ("UformerMethod" if name == "uformer" else "CheckpointMethod")

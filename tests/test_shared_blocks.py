@@ -9,8 +9,8 @@ import torch
 
 from abair.model.blocks import TransformerBlock as AbairBlock
 from abair.model.prompt import PromptGen
-from baselines.archs.promptir import PromptBlock
-from baselines.archs.restormer import TransformerBlock as RestormerBlock
+from baselines.published.promptir.arch import PromptBlock
+from baselines.published.restormer.arch import TransformerBlock as RestormerBlock
 
 # ABAIR parameter name -> Restormer parameter name
 BLOCK_KEYS = {

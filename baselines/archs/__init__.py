@@ -1,12 +1,11 @@
-"""Published restoration architectures, so the authors' released checkpoints load strictly.
+"""What the published methods' checkpoint loading shares.
 
-- :mod:`.restormer`: Restormer (Zamir et al., CVPR 2022);
-- :mod:`.promptir`: PromptIR (Potlapalli et al., NeurIPS 2023);
-- :mod:`.airnet`: AirNet (Li et al., CVPR 2022);
-- :mod:`.mprnet`: MPRNet (Zamir et al., CVPR 2021), on spandrel-extra-arches' definition (not re-implemented);
-- :mod:`.uformer`: Uformer (Wang et al., CVPR 2022);
-- :mod:`.xrestormer`: X-Restormer (Chen et al., ECCV 2024);
-- :mod:`.loading`: safe (weights-only / safetensors), strict checkpoint loading for all of them.
+- :mod:`.loading`: safe (weights-only / safetensors), strict checkpoint loading: reading a file, finding its
+  state dict, strict key and shape checks with one-line messages, checkpoint detection over the ports'
+  declared signatures, and :class:`~.loading.ArchSpec`, the configuration reader and builder each port
+  declares in its folder (``baselines/published/<name>/method.py``);
+- :mod:`.daclip`, :mod:`.daclip_encoder`, :mod:`.irsde`, :mod:`.irsde_unet`, :mod:`.diffuir`: the sampling
+  methods' networks (their folders' turn comes next).
 
 Nothing here imports torch at package import time beyond the submodules themselves.
 """

@@ -32,9 +32,8 @@ from abair.errors import UserError
 from abair.filekind import file_kind, pickle_globals, preview, zip_uncompressed_size
 
 __all__ = [
-    "ARCHITECTURES", "ArchSpec", "read_checkpoint", "check_archive_size", "find_state_dict", "strip_common_prefix",
-    "check_keys", "guess_architecture", "infer_config", "load_architecture", "load_restormer", "load_promptir",
-    "load_airnet", "load_mprnet", "load_uformer", "load_xrestormer", "load_idr",
+    "ArchSpec", "declared_arch", "architecture", "read_checkpoint", "check_archive_size", "find_state_dict", "strip_common_prefix",
+    "check_keys", "guess_architecture", "infer_config", "load_architecture", "seq_len", "tensor_dim",
 ]
 
 CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
@@ -239,249 +238,72 @@ def guess_architecture(state_dict: Mapping[str, Any]) -> str | None:
 # -------------------------------------------------------------------------------------- configuration
 
 
-def _seq_len(state_dict: Mapping[str, Any], prefix: str) -> int:
+def seq_len(state_dict: Mapping[str, Any], prefix: str) -> int:
     """Length of an ``nn.Sequential`` stored under ``prefix`` (largest ``prefix.<i>.`` index + 1)."""
     pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.")
     found = [int(m.group(1)) for m in map(pattern.match, state_dict) if m]
     return max(found) + 1 if found else 0
 
 
-def _dim(state_dict, key: str, axis: int) -> int | None:
+def tensor_dim(state_dict, key: str, axis: int) -> int | None:
+    """Size of axis ``axis`` of the tensor ``key`` of ``state_dict``; None when there is no such tensor or axis."""
     t = state_dict.get(key)
     return int(t.shape[axis]) if t is not None and t.ndim > axis else None
 
 
-def _restormer_like(state_dict, defaults: dict) -> dict:
-    cfg = dict(defaults)
-    dim = _dim(state_dict, "patch_embed.proj.weight", 0)
-    if dim:
-        cfg["dim"] = dim
-        cfg["in_channels"] = _dim(state_dict, "patch_embed.proj.weight", 1)
-    cfg["out_channels"] = _dim(state_dict, "output.weight", 0) or cfg["out_channels"]
-    blocks, heads = list(cfg["num_blocks"]), list(cfg["heads"])
-    for i, stage in enumerate(("encoder_level1", "encoder_level2", "encoder_level3", "latent")):
-        blocks[i] = _seq_len(state_dict, stage) or blocks[i]
-        heads[i] = _dim(state_dict, f"{stage}.0.attn.temperature", 0) or heads[i]
-    cfg["num_blocks"], cfg["heads"] = tuple(blocks), tuple(heads)
-    cfg["num_refinement_blocks"] = _seq_len(state_dict, "refinement") or cfg["num_refinement_blocks"]
-    hidden = _dim(state_dict, "encoder_level1.0.ffn.project_out.weight", 1)
-    if hidden and hidden != int(cfg["dim"] * cfg["ffn_expansion_factor"]):
-        cfg["ffn_expansion_factor"] = hidden / cfg["dim"]
-    if "encoder_level1.0.attn.qkv.weight" in state_dict:
-        cfg["bias"] = "encoder_level1.0.attn.qkv.bias" in state_dict
-    if "encoder_level1.0.norm1.body.weight" in state_dict:
-        cfg["layernorm"] = "WithBias" if "encoder_level1.0.norm1.body.bias" in state_dict else "BiasFree"
-    return cfg
-
-
-def _restormer_config(state_dict) -> dict:
-    from .restormer import RESTORMER_DEFAULTS
-
-    cfg = _restormer_like(state_dict, RESTORMER_DEFAULTS)
-    cfg["dual_pixel_task"] = "skip_conv.weight" in state_dict
-    return cfg
-
-
-def _promptir_config(state_dict) -> dict:
-    from .promptir import PROMPTIR_DEFAULTS
-
-    cfg = _restormer_like(state_dict, PROMPTIR_DEFAULTS)
-    dims, sizes = list(cfg["prompt_dims"]), list(cfg["prompt_sizes"])
-    for i in range(3):
-        t = state_dict.get(f"prompt{i + 1}.prompt_param")
-        if t is not None and t.ndim == 5:
-            cfg["prompt_len"], dims[i], sizes[i] = int(t.shape[1]), int(t.shape[2]), int(t.shape[3])
-    cfg["prompt_dims"], cfg["prompt_sizes"] = tuple(dims), tuple(sizes)
-    return cfg
-
-
-def _airnet_config(state_dict) -> dict:
-    from .airnet import AIRNET_DEFAULTS
-
-    cfg = dict(AIRNET_DEFAULTS)
-    cfg["n_feats"] = _dim(state_dict, "R.head.0.weight", 0) or cfg["n_feats"]
-    groups = _seq_len(state_dict, "R.body")
-    blocks = _seq_len(state_dict, "R.body.0.body")
-    cfg["n_groups"] = groups - 1 if groups > 1 else cfg["n_groups"]
-    cfg["n_blocks"] = blocks - 1 if blocks > 1 else cfg["n_blocks"]
-    cfg["queue_size"] = _dim(state_dict, "E.E.queue", 1) or cfg["queue_size"]
-    return cfg
-
-
-def _mprnet_config(state_dict) -> dict:
-    from .mprnet import MPRNET_DEFAULTS
-
-    cfg = dict(MPRNET_DEFAULTS)
-    first = state_dict.get("shallow_feat1.0.weight")
-    if first is None or first.ndim != 4:
-        return cfg
-    n_feat = int(first.shape[0])
-    cfg.update(in_c=int(first.shape[1]), n_feat=n_feat, kernel_size=int(first.shape[2]),
-               bias="shallow_feat1.0.bias" in state_dict)
-    squeeze = _dim(state_dict, "shallow_feat1.1.CA.conv_du.0.weight", 0)
-    if squeeze and n_feat % squeeze == 0:
-        cfg["reduction"] = n_feat // squeeze
-    tail_out, tail_in = _dim(state_dict, "tail.weight", 0), _dim(state_dict, "tail.weight", 1)
-    if tail_out and tail_in:
-        cfg["out_c"], cfg["scale_orsnetfeats"] = tail_out, tail_in - n_feat
-    level2 = _dim(state_dict, "stage1_encoder.encoder_level2.0.CA.conv_du.0.weight", 1)
-    if level2:
-        cfg["scale_unetfeats"] = level2 - n_feat
-    cabs = _seq_len(state_dict, "stage3_orsnet.orb1.body")
-    cfg["num_cab"] = cabs - 1 if cabs > 1 else cfg["num_cab"]
-    return cfg
-
-
-_UFORMER_LAYERS = tuple(f"encoderlayer_{i}" for i in range(4)) + ("conv",) + tuple(f"decoderlayer_{i}" for i in range(4))
-
-
-def _uformer_config(state_dict) -> dict:
-    import math
-
-    from .uformer import UFORMER_DEFAULTS
-
-    cfg = dict(UFORMER_DEFAULTS)
-    cfg["embed_dim"] = _dim(state_dict, "input_proj.proj.0.weight", 0) or cfg["embed_dim"]
-    cfg["dd_in"] = _dim(state_dict, "input_proj.proj.0.weight", 1) or cfg["dd_in"]
-    depths, heads = list(cfg["depths"]), list(cfg["num_heads"])
-    for i, layer in enumerate(_UFORMER_LAYERS):
-        depths[i] = _seq_len(state_dict, f"{layer}.blocks") or depths[i]
-        heads[i] = _dim(state_dict, f"{layer}.blocks.0.attn.relative_position_bias_table", 1) or heads[i]
-    cfg["depths"], cfg["num_heads"] = tuple(depths), tuple(heads)
-    table = _dim(state_dict, "encoderlayer_0.blocks.0.attn.relative_position_bias_table", 0)
-    if table and math.isqrt(table) ** 2 == table and math.isqrt(table) % 2:
-        cfg["win_size"] = (math.isqrt(table) + 1) // 2
-    hidden = _dim(state_dict, "encoderlayer_0.blocks.0.mlp.linear1.0.weight", 0)
-    if hidden:
-        cfg["mlp_ratio"] = hidden / cfg["embed_dim"]
-    cfg["modulator"] = "decoderlayer_0.blocks.0.modulator.weight" in state_dict
-    return cfg
-
-
-def _xrestormer_config(state_dict) -> dict:
-    from .xrestormer import XRESTORMER_DEFAULTS
-
-    cfg = dict(XRESTORMER_DEFAULTS)
-    dim = _dim(state_dict, "patch_embed.proj.weight", 0)
-    if dim:
-        cfg["dim"], cfg["in_channels"] = dim, _dim(state_dict, "patch_embed.proj.weight", 1)
-    cfg["out_channels"] = _dim(state_dict, "output.weight", 0) or cfg["out_channels"]
-    blocks, cheads = list(cfg["num_blocks"]), list(cfg["channel_heads"])
-    sheads, ratios = list(cfg["spatial_heads"]), list(cfg["overlap_ratio"])
-    dim_head = _dim(state_dict, "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height", 1)
-    # the tables give the overlapping window ow = win + int(win * ratio) only; every release has ratio
-    # 0.5, so the window is the one that gives ow at 0.5 (ow = 12 -> 8), else the default with ratio fitted
-    first = _dim(state_dict, "encoder_level1.0.spatial_attn.rel_pos_emb.rel_height", 0)
-    win = cfg["window_size"]
-    if first:
-        half = (first + 1) // 2 * 2 // 3
-        if half and half + int(half * 0.5) == (first + 1) // 2:
-            win = cfg["window_size"] = half
-    if dim_head:
-        cfg["spatial_dim_head"] = dim_head
-    for i, stage in enumerate(("encoder_level1", "encoder_level2", "encoder_level3", "latent")):
-        blocks[i] = _seq_len(state_dict, stage) or blocks[i]
-        cheads[i] = _dim(state_dict, f"{stage}.0.channel_attn.temperature", 0) or cheads[i]
-        inner = _dim(state_dict, f"{stage}.0.spatial_attn.project_out.weight", 1)
-        if inner and dim_head:
-            sheads[i] = inner // dim_head
-        table = _dim(state_dict, f"{stage}.0.spatial_attn.rel_pos_emb.rel_height", 0)
-        if table:  # rows: 2 * ow - 1
-            ratios[i] = 0.5 if win + int(win * 0.5) == (table + 1) // 2 else ((table + 1) // 2 - win) / win
-    cfg["num_blocks"], cfg["channel_heads"] = tuple(blocks), tuple(cheads)
-    cfg["spatial_heads"], cfg["overlap_ratio"] = tuple(sheads), tuple(ratios)
-    cfg["num_refinement_blocks"] = _seq_len(state_dict, "refinement") or cfg["num_refinement_blocks"]
-    hidden = _dim(state_dict, "encoder_level1.0.channel_ffn.project_out.weight", 1)
-    if hidden and dim and hidden != int(cfg["dim"] * cfg["ffn_expansion_factor"]):
-        cfg["ffn_expansion_factor"] = hidden / cfg["dim"]
-    if "encoder_level1.0.channel_attn.qkv.weight" in state_dict:
-        cfg["bias"] = "encoder_level1.0.channel_attn.qkv.bias" in state_dict
-    if "encoder_level1.0.norm1.body.weight" in state_dict:
-        cfg["layernorm"] = "WithBias" if "encoder_level1.0.norm1.body.bias" in state_dict else "BiasFree"
-    return cfg
-
-
-def _idr_config(state_dict) -> dict:
-    from .idr import IDR_DEFAULTS
-
-    # the U-net is Restormer's (same keys); the constructor names its arguments as the authors' code does
-    cfg = _restormer_like(state_dict, {**IDR_DEFAULTS, "in_channels": 3, "layernorm": "WithBias"})
-    cfg["inp_channels"] = cfg.pop("in_channels") or IDR_DEFAULTS["inp_channels"]
-    cfg["LayerNorm_type"] = cfg.pop("layernorm")
-    key = state_dict.get("degra_key")
-    if key is not None and key.ndim == 3:
-        cfg["degra_type"], cfg["num_degra_queries"] = int(key.shape[0]), int(key.shape[1])
-    cfg["ops_type"] = _dim(state_dict, "kdp_level1.principle.pred.2.weight", 0) or cfg["ops_type"]
-    cfg["sam"] = "kdp_level1.SAM.conv1.weight" in state_dict
-    return cfg
-
-
-def _daclip_unet_config(state_dict) -> dict:
-    from .daclip import unet_config
-
-    return unet_config(state_dict)
-
-
-def _builder(module: str, name: str) -> Callable[..., Any]:
-    """``cfg -> module.name(**cfg)``, importing the architecture's module only when a model is built."""
-
-    def build(**cfg):
-        import importlib
-
-        return getattr(importlib.import_module(f"baselines.archs.{module}"), name)(**cfg)
-
-    return build
-
-
 @dataclass(frozen=True)
 class ArchSpec:
-    """How to configure and build one architecture from a state dict."""
+    """How to configure and build one architecture from a state dict (each port's ``ARCH``, named by its
+    :attr:`baselines.ports.Port.arch`)."""
 
     display: str  # "Restormer"
-    infer: Callable[[Mapping[str, Any]], dict]
-    build: Callable[..., Any]
-    defaults: Callable[[], dict]
+    infer: Callable[[Mapping[str, Any]], dict]  # state dict -> constructor arguments (defaults elsewhere)
+    build: Callable[..., Any]  # constructor arguments -> network (imports torch)
+    defaults: Callable[[], dict]  # the main release's constructor arguments
 
 
-def _defaults(module: str, name: str) -> Callable[[], dict]:
-    def get() -> dict:
-        import importlib
+def declared_arch(display: str, infer: Callable[[Mapping[str, Any]], dict], network: str, defaults: str) -> ArchSpec:
+    """The :class:`ArchSpec` of a port: ``network`` and ``defaults`` name (``module:attribute``) its constructor
+    and its main release's constructor arguments, imported only when a network is built (torch stays unloaded)."""
 
-        return dict(getattr(importlib.import_module(f"baselines.archs.{module}"), name))
+    def build(**cfg):
+        from baselines.ports import resolve
 
-    return get
+        return resolve(network)(**cfg)
+
+    def release() -> dict:
+        from baselines.ports import resolve
+
+        return dict(resolve(defaults))
+
+    return ArchSpec(display, infer, build, release)
 
 
-ARCHITECTURES: dict[str, ArchSpec] = {
-    "restormer": ArchSpec("Restormer", _restormer_config, _builder("restormer", "Restormer"), _defaults("restormer", "RESTORMER_DEFAULTS")),
-    "promptir": ArchSpec("PromptIR", _promptir_config, _builder("promptir", "PromptIR"), _defaults("promptir", "PROMPTIR_DEFAULTS")),
-    "airnet": ArchSpec("AirNet", _airnet_config, _builder("airnet", "AirNet"), _defaults("airnet", "AIRNET_DEFAULTS")),
-    "mprnet": ArchSpec("MPRNet", _mprnet_config, _builder("mprnet", "build_mprnet"), _defaults("mprnet", "MPRNET_DEFAULTS")),
-    "uformer": ArchSpec("Uformer", _uformer_config, _builder("uformer", "Uformer"), _defaults("uformer", "UFORMER_DEFAULTS")),
-    "x-restormer": ArchSpec("X-Restormer", _xrestormer_config, _builder("xrestormer", "XRestormer"),
-                            _defaults("xrestormer", "XRESTORMER_DEFAULTS")),
-    "idr": ArchSpec("IDR", _idr_config, _builder("idr", "IDR"), _defaults("idr", "IDR_DEFAULTS")),
-    # DA-CLIP's restoration network; its encoder file is read by baselines.archs.daclip.load_daclip_encoder
-    "daclip": ArchSpec("DA-CLIP", _daclip_unet_config, _builder("irsde_unet", "ConditionalUNet"),
-                       _defaults("irsde_unet", "IRSDE_UNET_DEFAULTS")),
-}
+def architecture(arch: str) -> ArchSpec:
+    """The :class:`ArchSpec` of the port named ``arch`` (``x-restormer``), from the registry."""
+    from baselines.ports import port, resolve
+
+    found = port(arch)
+    if found is None or found.arch is None:
+        raise KeyError(arch)
+    return resolve(found.arch)
 
 
 def infer_config(arch: str, state_dict: Mapping[str, Any]) -> dict:
     """The constructor arguments that make ``arch`` match ``state_dict``'s shapes (defaults elsewhere)."""
-    return ARCHITECTURES[arch].infer(state_dict)
+    return architecture(arch).infer(state_dict)
 
 
-def load_architecture(arch: str, path: str | Path, **build_options: Any) -> tuple[Any, dict]:
+def load_architecture(arch: str | ArchSpec, path: str | Path, **build_options: Any) -> tuple[Any, dict]:
     """Read ``path`` and return ``(model in eval mode on the CPU, constructor config)``.
 
-    ``arch`` is a key of :data:`ARCHITECTURES`; ``build_options`` go to the constructor unchanged
+    ``arch`` is a port's name (its ``ARCH``) or an :class:`ArchSpec`; ``build_options`` go to the constructor unchanged
     (e.g. AirNet's ``deform_conv``). Raises :class:`UserError` for a missing, unreadable or
     wrong-architecture file.
     """
     import torch
 
-    spec = ARCHITECTURES[arch]
+    spec = architecture(arch) if isinstance(arch, str) else arch
     state_dict = strip_common_prefix(find_state_dict(read_checkpoint(path), path))
     config = {**spec.infer(state_dict), **build_options}  # options the tensors do not record win
     try:
@@ -495,39 +317,3 @@ def load_architecture(arch: str, path: str | Path, **build_options: Any) -> tupl
     model.load_state_dict(state_dict, strict=True)
     return model.eval(), config
 
-
-def load_restormer(path: str | Path) -> tuple[Any, dict]:
-    """Restormer from an official ``.pth`` (``{"params": ...}``) or a safetensors export."""
-    return load_architecture("restormer", path)
-
-
-def load_promptir(path: str | Path) -> tuple[Any, dict]:
-    """PromptIR from the official Lightning ``model.ckpt`` (``state_dict`` keys ``net.*``)."""
-    return load_architecture("promptir", path)
-
-
-def load_airnet(path: str | Path, deform_conv: str = "auto") -> tuple[Any, dict]:
-    """AirNet from an official ``.pth`` (All.pth, Denoise.pth, Derain.pth, Dehaze.pth)."""
-    return load_architecture("airnet", path, deform_conv=deform_conv)
-
-
-def load_mprnet(path: str | Path) -> tuple[Any, dict]:
-    """MPRNet from an official ``model_deblurring.pth`` / ``model_deraining.pth`` / ``model_denoising.pth``."""
-    return load_architecture("mprnet", path)
-
-
-def load_uformer(path: str | Path, img_size: int = 128) -> tuple[Any, dict]:
-    """Uformer from an official ``.pth`` (``Uformer_B_SIDD.pth``, ``Uformer_B_GoPro.pth``); ``img_size``
-    is the size the network is built for (128 in the authors' test scripts), which no tensor records."""
-    return load_architecture("uformer", path, img_size=img_size)
-
-
-def load_xrestormer(path: str | Path) -> tuple[Any, dict]:
-    """X-Restormer from an official BasicSR ``.pth`` (``{"params": ...}``: deblur_300k.pth, ...)."""
-    return load_architecture("x-restormer", path)
-
-
-def load_idr(path: str | Path, svd_device: str | None = None, antialias: bool = False) -> tuple[Any, dict]:
-    """IDR from a checkpoint of the authors' training code (a bare state dict ``.pth``); ``svd_device`` and
-    ``antialias`` are run settings no tensor records (see :class:`baselines.archs.idr.IDR`)."""
-    return load_architecture("idr", path, svd_device=svd_device, antialias=antialias)

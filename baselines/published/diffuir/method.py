@@ -7,7 +7,7 @@ Per batch, as the authors' ``test.py`` (with ``src/model.py`` and ``data/univers
 1. the input, RGB in [0, 1] at its own size (no padding outside the network; the network
    reflect-pads to a multiple of 16 and crops back), is histogram-equalised per channel when the
    dataset is a low-light one (``equalize=lowlight``; the authors' loader does so for LOL);
-2. y = 2 x - 1; the residual-diffusion sampler (:class:`baselines.archs.diffuir.ResidualSchedule`)
+2. y = 2 x - 1; the residual-diffusion sampler (:class:`baselines.published.diffuir.arch.ResidualSchedule`)
    runs 3 deterministic steps from ``(1 - delta_cumsum) y + 0.1 z`` with the EMA weights;
 3. the output (x0 + 1) / 2 is in [0, 1]; the harness clips anyway.
 
@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError
+from baselines.base import Method, RestoreContext
 
-from .base import Method, RestoreContext
-
-__all__ = ["DiffUIRMethod", "make_diffuir", "diffuir_record_name", "image_seed", "SEED_RULE", "DIFFUIR_PIPELINE",
+__all__ = ["DiffUIRMethod", "make", "record_name", "image_seed", "SEED_RULE", "PIPELINE",
            "EQUALIZE_MODES", "WEIGHT_CHOICES"]
 
 SEED_RULE = ("per image: torch.Generator (CPU) seeded with seed_from_string('diffuir', seed, dataset, image_id) = "
@@ -38,7 +37,7 @@ EQUALIZE_MODES = ("lowlight", "never", "always")
 WEIGHT_CHOICES = ("ema", "model")
 
 #: the authors' test pipeline (test.py, src/model.py, data/universal_dataset.py, data/base_dataset.py)
-DIFFUIR_PIPELINE: dict[str, Any] = {
+PIPELINE: dict[str, Any] = {
     "range": "[0, 1] in, 2x - 1 to the network, (x + 1) / 2 out", "colour": "RGB",
     "pad": "none outside the network; the network reflect-pads bottom/right to a multiple of 16 (2^depth) "
            "at every call and crops back (check_image_size)",
@@ -68,7 +67,7 @@ class DiffUIRMethod(Method):
     def __init__(self, net, checkpoint: Path, arch_config: dict, facts: dict, steps: int = 3, seed: int = 0,
                  equalize: str = "lowlight", weights: str = "ema", max_batch: int = 1, name: str = "diffuir",
                  details: dict[str, Any] | None = None):
-        from .archs.diffuir import SCHEDULE_DEFAULTS, ResidualSchedule
+        from .arch import SCHEDULE_DEFAULTS, ResidualSchedule
 
         self.name = name
         self.net = net.eval()
@@ -82,7 +81,7 @@ class DiffUIRMethod(Method):
         self.device = "cpu"
 
     def config(self) -> dict[str, Any]:
-        from .published import file_sha256, jsonable
+        from baselines.published import file_sha256, jsonable
 
         return {
             "name": self.name, "architecture": "DiffUIR (UnetRes, residual diffusion)",
@@ -92,7 +91,7 @@ class DiffUIRMethod(Method):
             "weights": self.weights, "weights_read": self.facts.get("weights"),
             "checkpoint_step": self.facts.get("step"), "checkpoint_delta_end": self.facts.get("delta_end"),
             "sampler": self.schedule.describe(), "steps": self.steps, "seed": self.seed, "seed_rule": SEED_RULE,
-            "equalize": self.equalize, "pipeline": dict(DIFFUIR_PIPELINE),
+            "equalize": self.equalize, "pipeline": dict(PIPELINE),
         }
 
     def to(self, device: str) -> DiffUIRMethod:
@@ -112,7 +111,7 @@ class DiffUIRMethod(Method):
         return torch.stack([torch.randn(tuple(batch.shape[1:]), generator=g) for g in gens]).to(batch.device)
 
     def preprocess(self, batch, context: RestoreContext):
-        from .archs.diffuir import equalize_hist
+        from .arch import equalize_hist
 
         if self.equalize == "always" or (self.equalize == "lowlight" and context.task == "lowlight"):
             return equalize_hist(batch)
@@ -129,9 +128,9 @@ class DiffUIRMethod(Method):
             return torch.cat([self.schedule.sample(self.net, y[i:i + 1], z[i:i + 1]) for i in range(len(y))])
 
 
-def diffuir_record_name(variant: str) -> str:
+def record_name(variant: str) -> str:
     """``diffuir`` or ``diffuir:<size>`` (an unknown size is one line)."""
-    from .published import variant_record_name
+    from baselines.published import variant_record_name
 
     return variant_record_name("diffuir")(variant)
 
@@ -143,7 +142,7 @@ def _int_option(name: str, value: Any, low: int, high: int | None = None) -> int
     return value
 
 
-def make_diffuir(variant: str = "", checkpoint: str | None = None, steps: int = 3, seed: int = 0,
+def make(variant: str = "", checkpoint: str | None = None, steps: int = 3, seed: int = 0,
                  equalize: str = "lowlight", weights: str = "ema", max_batch: int = 1) -> DiffUIRMethod:
     """``diffuir`` / ``diffuir:tiny|small|base|large`` from a ``model-300.pt`` of the authors.
 
@@ -153,13 +152,14 @@ def make_diffuir(variant: str = "", checkpoint: str | None = None, steps: int = 
     ``weights``: ``ema`` (what test.py samples with) or ``model`` (the online weights). The variant
     names the released size the file must be (checked from the shapes).
     """
-    from .archs.diffuir import DIFFUIR_SIZES, diffuir_size, load_diffuir
-    from .published import _check_variant, _need_checkpoint, _variants
+    from baselines.published import check_variant, need_checkpoint, variants
 
-    variant = _check_variant("diffuir", variant)
+    from .arch import DIFFUIR_SIZES, diffuir_size, load_diffuir
+
+    variant = check_variant("diffuir", variant)
     name = f"diffuir:{variant}" if variant else "diffuir"
-    files = f"the release file {_variants('diffuir')[variant].file}" if variant else "e.g. model-300.pt"
-    path = _need_checkpoint(name, checkpoint, files)
+    files = f"the release file {variants('diffuir')[variant].file}" if variant else "e.g. model-300.pt"
+    path = need_checkpoint(name, checkpoint, files)
     steps = _int_option("steps", steps, 1, 999)
     max_batch = _int_option("max_batch", max_batch, 1)
     if not isinstance(seed, int) or isinstance(seed, bool):
@@ -181,7 +181,7 @@ def make_diffuir(variant: str = "", checkpoint: str | None = None, steps: int = 
                         f"{'-'.join(map(str, want['dim_mults']))}): it has dim {cfg['dim']}, mults {mults} ({which})")
     details: dict[str, Any] = {"variant": variant or None, "size": size}
     if variant:
-        release = _variants("diffuir")[variant]
+        release = variants("diffuir")[variant]
         details["released_file"], details["tasks"] = release.file, list(release.tasks)
     return DiffUIRMethod(net, path, cfg, facts, steps=steps, seed=seed, equalize=equalize, weights=weights,
                          max_batch=max_batch, name=name, details=details)
@@ -190,7 +190,7 @@ def make_diffuir(variant: str = "", checkpoint: str | None = None, steps: int = 
 def profile_method() -> DiffUIRMethod:
     """``diffuir`` at DiffUIR-L (the network the authors' test.py builds) with random weights, for the
     profiler: the whole sampling (3 network calls) with the run's per-image noise."""
-    from .archs.diffuir import DIFFUIR_DEFAULTS, DiffUIRNet, diffuir_size
+    from .arch import DIFFUIR_DEFAULTS, DiffUIRNet, diffuir_size
 
     cfg = dict(DIFFUIR_DEFAULTS)
     return DiffUIRMethod(DiffUIRNet(**cfg), None, cfg, {}, details={"variant": None, "size": diffuir_size(cfg)})

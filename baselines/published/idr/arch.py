@@ -7,7 +7,7 @@ loop saves ``network.state_dict()`` as a bare ``.pth`` (``<epoch>_G.pth``, the f
 ``inference.py`` loads); attribute names here follow it (``degra_key``, ``dmixer.convU.weight``,
 ``kdp_level1.principle.convolve.convolve.0.0.weight``, ...).
 
-The network is Restormer's 4-level U-net (the blocks of :mod:`baselines.archs.restormer`) with a
+The network is Restormer's 4-level U-net (the blocks of :mod:`baselines.published.restormer.arch`) with a
 *degradation-prior* block after each encoder level (``kdp_level1..3``). Only the forward of the
 second training stage is implemented, the one the authors' evaluation runs (no degradation label):
 
@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .restormer import ChannelNorm, Downsample, Upsample, _PatchEmbed, _stage
+from baselines.published.restormer.arch import ChannelNorm, Downsample, Upsample, _PatchEmbed, _stage
 
 __all__ = ["IDR", "IDR_DEFAULTS", "IDR_INFERENCE", "svd_signature", "kernel_filter", "interleave"]
 

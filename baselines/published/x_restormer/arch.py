@@ -15,7 +15,7 @@ stages, each followed by its own gated depth-wise-conv feed-forward network (GDF
    from the larger window's top-left corner, which lies ``(ow - win) / 2`` pixels outside the query window).
 
 The building blocks shared with Restormer (channel LayerNorm, GDFN, transposed attention,
-down/up-sampling, patch embedding) are :mod:`baselines.archs.restormer`'s; only the OCA is new here.
+down/up-sampling, patch embedding) are :mod:`baselines.published.restormer.arch`'s; only the OCA is new here.
 Attribute names follow the released files (``encoder_level1.0.spatial_attn.rel_pos_emb.rel_height``,
 ``latent.3.channel_attn.temperature``, ...).
 
@@ -33,7 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .restormer import ChannelNorm, Downsample, GatedDconvFFN, TransposedAttention, Upsample, _PatchEmbed
+from baselines.published.restormer.arch import (
+    ChannelNorm,
+    Downsample,
+    GatedDconvFFN,
+    TransposedAttention,
+    Upsample,
+    _PatchEmbed,
+)
 
 __all__ = ["XRestormer", "XRESTORMER_DEFAULTS", "OverlappingCrossAttention"]
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .restormer import Downsample, TransformerBlock, Upsample, _PatchEmbed, _stage
+from baselines.published.restormer.arch import Downsample, TransformerBlock, Upsample, _PatchEmbed, _stage
 
 __all__ = ["PromptBlock", "PromptIR", "PROMPTIR_DEFAULTS"]
 

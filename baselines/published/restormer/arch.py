@@ -10,7 +10,7 @@ Tensors: input and output are float NCHW images in [0, 1] (the output is *not* c
 be multiples of 8 (three 2x down-samplings), which the harness guarantees through ``multiple_of``.
 
 The building blocks (:class:`ChannelNorm`, :class:`TransformerBlock`, :class:`Downsample`,
-:class:`Upsample`) are shared with :mod:`baselines.archs.promptir`.
+:class:`Upsample`) are shared with PromptIR, X-Restormer and IDR (each keeping its authors' parameter names).
 """
 
 from __future__ import annotations

@@ -37,7 +37,6 @@ configures it: 1000 training steps, linear betas 1e-4..0.02, ``delta_end`` 1.8e-
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -382,12 +381,6 @@ _NET = "unet0."
 _WEIGHT_PREFIXES = {"ema": ("ema_model.model.",), "model": ("model.",)}
 
 
-def _seq_len(keys, prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.")
-    found = [int(m.group(1)) for m in map(pattern.match, keys) if m]
-    return max(found) + 1 if found else 0
-
-
 def diffuir_config(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments of :class:`DiffUIRNet` that match ``state_dict`` (``unet0.*`` keys):
     ``dim`` from the input convolution, ``dim_mults`` from each level's last convolution, the input
@@ -397,7 +390,9 @@ def diffuir_config(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     if first is None or first.ndim != 4:
         return cfg
     dim, c_in = int(first.shape[0]), int(first.shape[1])
-    levels = _seq_len(state_dict, _NET + "downs")
+    from baselines.archs.loading import seq_len
+
+    levels = seq_len(state_dict, _NET + "downs")
     mults = []
     for i in range(levels):
         t = state_dict.get(f"{_NET}downs.{i}.3.weight")
@@ -430,7 +425,7 @@ def select_weights(obj: Any, path: str | Path, weights: str = "ema") -> tuple[di
     ``obj["model"]`` (``model.unet0.*``) for ``weights="model"``. Also accepted: a bare state dict of
     the network (``unet0.*``, possibly under ``module.``), or of the diffusion wrapper / EMA.
     """
-    from .loading import find_state_dict, strip_common_prefix
+    from baselines.archs.loading import find_state_dict, strip_common_prefix
 
     if isinstance(obj, Mapping) and ("ema" in obj or "model" in obj) and not _tensor_dict(obj):
         key = "ema" if weights == "ema" else "model"
@@ -452,7 +447,7 @@ def load_diffuir(path: str | Path, weights: str = "ema") -> tuple[DiffUIRNet, di
     """``(network in eval mode, constructor config, facts about the file)`` from a checkpoint of the
     authors' trainer. The facts: which weights were read, the training step and the ``delta_end`` the
     file's schedule buffer holds (None when absent)."""
-    from .loading import check_keys, read_checkpoint
+    from baselines.archs.loading import check_keys, read_checkpoint
 
     if weights not in _WEIGHT_PREFIXES:
         raise UserError(f"diffuir.weights must be one of {', '.join(_WEIGHT_PREFIXES)}, got {weights!r}")
