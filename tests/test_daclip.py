@@ -19,12 +19,12 @@ import pytest
 import torch
 
 from abair.errors import UserError
-from baselines.archs.daclip import clip_preprocess
-from baselines.archs.daclip_encoder import DaCLIPImageEncoder, select_image_side
-from baselines.archs.irsde import IRSDESchedule
-from baselines.archs.irsde_unet import ConditionalUNet
 from baselines.base import RestoreContext
-from baselines.daclip import image_seed
+from baselines.published.daclip.arch import ConditionalUNet
+from baselines.published.daclip.encoder import DaCLIPImageEncoder, select_image_side
+from baselines.published.daclip.irsde import IRSDESchedule
+from baselines.published.daclip.load import clip_preprocess
+from baselines.published.daclip.method import image_seed
 from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, list_methods
 
@@ -366,7 +366,7 @@ def test_listed_with_its_table_and_files(capsys):
 
 
 def test_profile_configuration_runs_a_pipeline():
-    from baselines.daclip import DaCLIPPipeline
+    from baselines.published.daclip.method import DaCLIPPipeline
     from bench.profile import configs as C
 
     assert C.CONFIGS["daclip"].family == "baseline" and "10 of the authors' 100" in C.CONFIGS["daclip"].summary

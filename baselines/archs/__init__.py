@@ -3,9 +3,9 @@
 - :mod:`.loading`: safe (weights-only / safetensors), strict checkpoint loading: reading a file, finding its
   state dict, strict key and shape checks with one-line messages, checkpoint detection over the ports'
   declared signatures, and :class:`~.loading.ArchSpec`, the configuration reader and builder each port
-  declares in its folder (``baselines/published/<name>/method.py``);
-- :mod:`.daclip`, :mod:`.daclip_encoder`, :mod:`.irsde`, :mod:`.irsde_unet`, :mod:`.diffuir`: the sampling
-  methods' networks (their folders' turn comes next).
+  declares in its folder (``baselines/published/<name>/method.py``).
+
+Each method's own network and loader live in its folder, not here.
 
 Nothing here imports torch at package import time beyond the submodules themselves.
 """

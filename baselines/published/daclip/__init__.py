@@ -7,8 +7,8 @@ Paper: Controlling Vision-Language Models for Multi-Task Image Restoration (Luo 
 
 from __future__ import annotations
 
-from baselines.daclip import PROFILE_STEPS
 from baselines.ports import Port
+from baselines.published.daclip.method import PROFILE_STEPS
 
 
 def _signature(sd) -> bool:
@@ -20,7 +20,7 @@ def _signature(sd) -> bool:
 PORT = Port(
     name="daclip",
     display="DA-CLIP",
-    factory="baselines.daclip:make_daclip",
+    factory="baselines.published.daclip.method:make",
     summary="DA-CLIP universal IR (ICLR 2024): DA-CLIP encoder + IR-SDE, 100 posterior steps, per-image seeds",
     rank=90,
     signature=_signature,
@@ -28,7 +28,7 @@ PORT = Port(
     needs="weights (--method-arg daclip.checkpoint=universal-ir.pth --method-arg daclip.clip=daclip_ViT-B-32.pt)",
     profile=f"DA-CLIP baseline: encoder (182.8M) + IR-SDE network (49.0M), {PROFILE_STEPS} of the authors' 100 "
             "reverse steps (one restoration costs about 10x)",
-    profile_builder="baselines.daclip:profile_method",
+    profile_builder="baselines.published.daclip.method:profile_method",
     upstream="Algolzw/daclip-uir",
     licence="MIT (LICENSE; its da-clip/ folder keeps open_clip's own licence)",
     paper="Controlling Vision-Language Models for Multi-Task Image Restoration (Luo et al., ICLR 2024)",

@@ -10,7 +10,7 @@ Per image, as the authors' ``config/daclip-sde/test.py`` with ``options/test.yml
    degradation embedding (``encode_image(image, control=True)``);
 2. the IR-SDE reverse process starts from ``x_T = mu + (50/255) z`` (mu the degraded image at its own
    size, RGB in [0, 1], no padding outside the network) and takes 100 posterior-sampling steps, the
-   network conditioned on both embeddings (:mod:`baselines.archs.irsde`);
+   network conditioned on both embeddings (:mod:`baselines.published.daclip.irsde`);
 3. the harness clips x_0 to [0, 1].
 
 Random draws: every image has its own CPU ``torch.Generator``, seeded with
@@ -26,18 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from abair.errors import UserError
+from baselines.base import Method, RestoreContext
 
-from .base import Method, RestoreContext
-
-__all__ = ["DaCLIPMethod", "DaCLIPPipeline", "make_daclip", "profile_method", "image_seed", "SEED_RULE",
-           "DACLIP_PIPELINE"]
+__all__ = ["DaCLIPMethod", "DaCLIPPipeline", "make", "profile_method", "image_seed", "SEED_RULE",
+           "PIPELINE"]
 
 SEED_RULE = ("per image: torch.Generator (CPU) seeded with seed_from_string('daclip', seed, dataset, image_id) = "
              "first 8 bytes (big-endian) of sha256('daclip|<seed>|<dataset>|<image_id>') & (2^63 - 1); draws z "
              "for x_T, then one z per step, each of the image's shape")
 
 #: the authors' test pipeline (config/daclip-sde/test.py, options/test.yml, data/LQGT_dataset.py, data/util.py)
-DACLIP_PIPELINE: dict[str, Any] = {
+PIPELINE: dict[str, Any] = {
     "range": "[0, 1]", "colour": "RGB",
     "pad": "none outside the network; the network reflect-pads bottom/right to a multiple of 16 (2^depth) "
            "at every call and crops back (check_image_size)",
@@ -66,7 +65,7 @@ class DaCLIPPipeline:
     is restored on its own, so the result does not depend on the batch it came in."""
 
     def __init__(self, encoder, unet, steps: int = 100, sampling: str = "posterior"):
-        from .archs.irsde import IRSDESchedule
+        from .irsde import IRSDESchedule
 
         self.encoder, self.unet = encoder.eval(), unet.eval()
         self.steps, self.sampling = steps, sampling
@@ -89,7 +88,7 @@ class DaCLIPPipeline:
 
         import torch
 
-        from .archs.daclip import clip_preprocess
+        from .load import clip_preprocess
 
         dtype = self.encoder.visual.proj.dtype
         x = clip_preprocess(batch, self.encoder.image_size).to(dtype)
@@ -156,7 +155,7 @@ class DaCLIPMethod(Method):
         return self.pipeline.unet
 
     def config(self) -> dict[str, Any]:
-        from .published import file_sha256, jsonable
+        from baselines.published import file_sha256, jsonable
 
         return {
             "name": self.name, "architecture": "DA-CLIP (ViT-B/32 + controller) + IR-SDE ConditionalUNet",
@@ -166,7 +165,7 @@ class DaCLIPMethod(Method):
                             "encoder": dict(self.encoder_cfg)},
             "sampler": {**self.pipeline.schedule.describe(), "sampling": self.sampling},
             "steps": self.steps, "seed": self.seed, "seed_rule": SEED_RULE,
-            "pipeline": dict(DACLIP_PIPELINE),
+            "pipeline": dict(PIPELINE),
         }
 
     def to(self, device: str) -> DaCLIPMethod:
@@ -191,7 +190,7 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
-def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: int = 100, seed: int = 0,
+def make(checkpoint: str | None = None, clip: str | None = None, steps: int = 100, seed: int = 0,
                 sampling: str = "posterior") -> DaCLIPMethod:
     """``daclip`` from ``universal-ir.pth`` (``checkpoint``) and ``daclip_ViT-B-32.pt`` (``clip``).
 
@@ -199,8 +198,8 @@ def make_daclip(checkpoint: str | None = None, clip: str | None = None, steps: i
     and calls the network at ``t * 100 / steps``, the authors' ``sample_T``); ``seed``: the base of the
     per-image seeds; ``sampling``: ``posterior`` (the authors' test) or ``sde``.
     """
-    from .archs.daclip import ENCODER_FILE, UNET_FILE, load_daclip_encoder, load_irsde_unet
-    from .archs.irsde import SAMPLING_MODES
+    from .irsde import SAMPLING_MODES
+    from .load import ENCODER_FILE, UNET_FILE, load_daclip_encoder, load_irsde_unet
 
     missing = [f"daclip.{key}=PATH ({file})" for key, value, file in
                (("checkpoint", checkpoint, UNET_FILE), ("clip", clip, ENCODER_FILE)) if value in (None, "")]
@@ -233,8 +232,8 @@ PROFILE_STEPS = 10
 def profile_method(steps: int = PROFILE_STEPS) -> DaCLIPMethod:
     """``daclip`` at the released sizes (ViT-B/32 encoder, nf 64 network) with random weights and ``steps``
     reverse steps, for the profiler: the run's method, per-image seeds included."""
-    from .archs.daclip_encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder
-    from .archs.irsde_unet import IRSDE_UNET_DEFAULTS, ConditionalUNet
+    from .arch import IRSDE_UNET_DEFAULTS, ConditionalUNet
+    from .encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder
 
     encoder_cfg, unet_cfg = dict(DACLIP_ENCODER_DEFAULTS), dict(IRSDE_UNET_DEFAULTS)
     return DaCLIPMethod(DaCLIPImageEncoder(**encoder_cfg), ConditionalUNet(**unet_cfg), None, None, encoder_cfg,

@@ -3,7 +3,7 @@
 - ``daclip_ViT-B-32.pt``: the DA-CLIP model as the authors' open_clip training saves it: the state
   dict of their ``DaCLIP`` module, bare or under ``state_dict`` (next to ``epoch``, ``optimizer``,
   ...), keys with DistributedDataParallel's ``module.`` when so trained. Only the image side is
-  kept (:func:`baselines.archs.daclip_encoder.select_image_side`: the frozen tower ``visual.*`` and
+  kept (:func:`baselines.published.daclip.encoder.select_image_side`: the frozen tower ``visual.*`` and
   the controller ``visual_control.*``); the text tower, the duplicate ``clip.visual.*`` and the
   logit scales are left out. The kept tensors must then match exactly.
 - ``universal-ir.pth``: the bare ``state_dict`` of ``ConditionalUNet`` (the authors'
@@ -56,7 +56,7 @@ def _shape(state_dict, key: str) -> tuple[int, ...] | None:
 
 def encoder_config(state_dict: Mapping[str, Any]) -> dict:
     """DaCLIPImageEncoder arguments from the image-side tensors (defaults where a tensor is missing)."""
-    from .daclip_encoder import DACLIP_ENCODER_DEFAULTS, grid_from_positions
+    from .encoder import DACLIP_ENCODER_DEFAULTS, grid_from_positions
 
     cfg = dict(DACLIP_ENCODER_DEFAULTS)
     conv = _shape(state_dict, "visual.conv1.weight")
@@ -81,7 +81,7 @@ def encoder_config(state_dict: Mapping[str, Any]) -> dict:
 
 def unet_config(state_dict: Mapping[str, Any]) -> dict:
     """ConditionalUNet arguments from its tensors (defaults where a tensor is missing)."""
-    from .irsde_unet import IRSDE_UNET_DEFAULTS
+    from .arch import IRSDE_UNET_DEFAULTS
 
     cfg = dict(IRSDE_UNET_DEFAULTS)
     init = _shape(state_dict, "init_conv.weight")
@@ -110,7 +110,7 @@ def unet_config(state_dict: Mapping[str, Any]) -> dict:
 
 
 def _state_dict(path: Path) -> dict:
-    from .loading import find_state_dict, read_checkpoint, strip_common_prefix
+    from baselines.archs.loading import find_state_dict, read_checkpoint, strip_common_prefix
 
     return strip_common_prefix(find_state_dict(read_checkpoint(path), path), ("module.",))
 
@@ -128,7 +128,7 @@ def _wrong_part(path: Path, state_dict, want: str) -> None:
 def _build_checked(cls, cfg: dict, state_dict: Mapping[str, Any], display: str, path: Path, defaults: dict):
     import torch
 
-    from .loading import check_keys
+    from baselines.archs.loading import check_keys
 
     try:
         with torch.device("meta"):
@@ -163,7 +163,7 @@ def load_daclip_encoder(path: str | Path) -> tuple[Any, dict]:
     """(DaCLIPImageEncoder in eval mode, its config) from ``daclip_ViT-B-32.pt``; the config also lists
     how many keys of the file were left out (text tower, duplicate tower, logit scales). Errors are one
     line starting ``daclip.clip:``."""
-    from .daclip_encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder, select_image_side
+    from .encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder, select_image_side
 
     path = Path(path)
     with _naming_option("clip"):
@@ -178,7 +178,7 @@ def load_daclip_encoder(path: str | Path) -> tuple[Any, dict]:
 def load_irsde_unet(path: str | Path) -> tuple[Any, dict]:
     """(ConditionalUNet in eval mode, its config) from ``universal-ir.pth``; errors are one line starting
     ``daclip.checkpoint:``."""
-    from .irsde_unet import IRSDE_UNET_DEFAULTS, ConditionalUNet
+    from .arch import IRSDE_UNET_DEFAULTS, ConditionalUNet
 
     path = Path(path)
     with _naming_option("checkpoint"):
@@ -203,7 +203,7 @@ def clip_preprocess(batch, size: int = 224):
     import torch
     from PIL import Image
 
-    from .daclip_encoder import CLIP_MEAN, CLIP_STD
+    from .encoder import CLIP_MEAN, CLIP_STD
 
     arrays = (batch.detach().to("cpu", torch.float32) * 255).numpy().astype(np.uint8).transpose(0, 2, 3, 1)
     out = []
