@@ -75,6 +75,18 @@ def test_parity_with_authors_code(name):
     assert err <= meta["tolerance"], f"{name}: {err:.3g} from the authors' output (tolerance {meta['tolerance']})"
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if "noise_seed" in _fixture(n)[0]])
+def test_sampler_fixture_holds_the_ports_draws(name):
+    """A sampler's fixture ran the authors' sampler on the draws the port makes for the test's image (the
+    documented per-image seed rule), so the comparison above covers the sampling too."""
+    from abair.degradations import seed_from_string
+
+    meta, tensors = _fixture(name)
+    noise = tensors["noise"]
+    g = torch.Generator().manual_seed(seed_from_string(*meta["noise_seed"]))
+    assert torch.equal(torch.stack([torch.randn(tuple(noise.shape[1:]), generator=g) for _ in noise]), noise)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_parity_fails_when_one_weight_changes(name):
     meta, tensors = _fixture(name)

@@ -59,6 +59,7 @@ REPOS: dict[str, Repo] = {
                 "0fbeb88fbc625ba82f811f207b4a973197914aad",
                 ("models/archs/IDR_restormer_arch.py", "models/utils/arch_util.py", "models/utils/module.py",
                  "models/utils/transformerBCHW_util.py", "models/utils/transformerBLC_util.py", "inference.py")),
+    "diffuir": Repo("iSEE-Laboratory/DiffUIR", "c71437ce86ad1b098aa9be4678dc82e8b99649df", ("src/model.py", "test.py")),
 }
 
 
@@ -76,7 +77,8 @@ class Fixture:
     perturb: str  # a parameter the output depends on (the test perturbs one element of it)
     options: dict = field(default_factory=dict)  # extra create_method options
     tolerance: float = 1e-5
-    tensors: dict = field(default_factory=dict)  # extra tensors (a sampler's noise draws)
+    tensors: dict = field(default_factory=dict)  # extra tensors: "noise", a sampler's draws (k, 3, H, W)
+    noise_seed: list = field(default_factory=list)  # seed_from_string parts of the generator that drew "noise"
     notes: str = ""
 
 
@@ -469,6 +471,77 @@ def make_idr(src: Path) -> Fixture:
                          "the CPU. mmcv (imported by arch_util.py, not used by IDR) is stood in for")
 
 
+class _Draws:
+    """Replace ``torch.randn`` while the authors' sampler runs: it returns the port's recorded draws, in order."""
+
+    def __init__(self, *draws: torch.Tensor):
+        self.draws, self.real = list(draws), torch.randn
+
+    def __enter__(self):
+        def randn(*shape, **kwargs):
+            shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+            draw = self.draws.pop(0)
+            assert tuple(draw.shape) == shape, f"the sampler drew {shape}, the fixture has {tuple(draw.shape)}"
+            return draw.clone()
+
+        torch.randn = randn
+        return self
+
+    def __exit__(self, *exc):
+        torch.randn = self.real
+        assert exc[0] is not None or not self.draws, "the sampler drew fewer times than recorded"
+
+
+def port_seed(name: str, seed: int = 0) -> list:
+    """The ``seed_from_string`` parts of the generator a seeded port (DiffUIR, DA-CLIP) gives the test's one
+    image (dataset and image id 'parity', as tests/test_parity.py restores it)."""
+    return [name, seed, "parity", "parity"]
+
+
+def port_generator(parts: list) -> torch.Generator:
+    from abair.degradations import seed_from_string
+
+    return torch.Generator().manual_seed(seed_from_string(*parts))
+
+
+def make_diffuir(src: Path) -> Fixture:
+    import copy
+
+    stub_modules(Augmentor={}, thop={"profile": None}, ema_pytorch={"EMA": None}, metrics={})
+    model = import_file(src / "src/model.py", "authors_diffuir_model")
+    # test.py's UnetRes / ResidualDiffusion settings with a reduced U-net (DiffUIR-L is dim 64, mults 1-2-4-8)
+    unet_config = dict(dim=8, dim_mults=(1, 1), num_unet=1, condition=True, objective="pred_res",
+                       test_res_or_noise="res")
+    torch.manual_seed(SEED)
+    diffusion = model.ResidualDiffusion(model.UnetRes(**unet_config), image_size=64, timesteps=1000, delta_end=1.8e-3,
+                                        sampling_timesteps=3, ddim_sampling_eta=0.0, objective="pred_res",
+                                        loss_type="l1", condition=True, sum_scale=0.01, test_res_or_noise="res")
+    randomise(diffusion.model)
+    ema = copy.deepcopy(diffusion)
+    randomise(ema.model, seed=SEED + 3)  # the EMA weights differ from the online ones: the test reads the EMA
+    online, averaged = cpu_state(diffusion), cpu_state(ema)
+    ckpt = {"step": 300, "model": online, "opt0": {},  # Trainer.save with ema-pytorch's EMA state dict
+            "ema": {"initted": torch.tensor(True), "step": torch.tensor(300),
+                    **{f"online_model.{k}": v for k, v in online.items()},
+                    **{f"ema_model.{k}": v for k, v in averaged.items()}},
+            "scaler": None}
+    x = image(19, 27)
+    z = torch.randn((3, 19, 27), generator=port_generator(port_seed("diffuir"))).unsqueeze(0)
+    ema.init()  # Trainer.test: self.ema.ema_model.init(), then sample
+    ema.eval()
+    with torch.no_grad(), _Draws(z):
+        y = list(ema.sample(x, batch_size=1, last=True))[-1]
+    return Fixture(method="diffuir", checkpoint_name="model-300.pt", checkpoint=ckpt, input=x, output=y,
+                   config=unet_config, perturb="unet0.init_conv.weight", options={"equalize": "never"},
+                   tensors={"noise": z}, noise_seed=port_seed("diffuir"),
+                   pipeline="test.py / Trainer.test: the EMA model's init() and sample() (3 DDIM steps, eta 0, "
+                            "sum_scale 0.01, delta_end 1.8e-3, pred_res), 2x - 1 in, the last image of the list "
+                            "out; the network reflect-pads to a multiple of 16 inside",
+                   notes="the initial noise z (tensor 'noise') is the port's draw for dataset 'parity', image "
+                         "'parity', seed 0, handed to the authors' sampler in place of torch.randn. Augmentor, "
+                         "thop, ema_pytorch and metrics (training and evaluation imports) are stubbed")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
@@ -477,6 +550,7 @@ MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "x-restormer": make_x_restormer,
     "mprnet": make_mprnet,
     "idr": make_idr,
+    "diffuir": make_diffuir,
 }
 
 
@@ -502,6 +576,7 @@ def write(name: str, fx: Fixture, out: Path) -> Path:
         "upstream": repo.github, "commit": repo.commit, "files": list(repo.paths),
         "config": fx.config, "pipeline": fx.pipeline, "seed": SEED, "weight_noise": NOISE,
         "input_shape": list(fx.input.shape), "torch": torch.__version__, "notes": fx.notes,
+        **({"noise_seed": fx.noise_seed} if fx.noise_seed else {}),
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return folder
