@@ -60,10 +60,10 @@ def list_command(args) -> int:
 
 def not_runnable_note() -> str:
     """The paper's baselines that no ``--methods`` name runs, each with why (and ``folder:`` for its rows)."""
-    from baselines.catalog import PUBLISHED
+    from baselines.catalog import entries
 
     lines = ["paper baselines scored from their outputs only (abair-bench methods info NAME):"]
-    for entry in PUBLISHED.values():
+    for entry in entries().values():
         if entry.method is None:
             lines.append(f"  {entry.display} (tables {','.join(entry.tables)}): {entry.why_not.split(';')[0]}")
     return "\n".join(lines)
@@ -72,14 +72,14 @@ def not_runnable_note() -> str:
 def info_lines(name: str) -> list[str]:
     """What ``methods info NAME`` prints; a UserError (with a suggestion) for an unknown name."""
     from abair.errors import UserError, did_you_mean
-    from baselines.catalog import PUBLISHED, published
+    from baselines.catalog import entries, published
     from bench.methods import list_methods
 
     entry = published(name)
     rows = {row["name"]: row for row in list_methods()}
     if entry is None:
         if name not in rows:
-            known = list(rows) + [p.display for p in PUBLISHED.values()]
+            known = list(rows) + [p.display for p in entries().values()]
             raise UserError(f"unknown method '{name}'{did_you_mean(name, known)}; see 'abair-bench methods list'")
         row = rows[name]
         return [f"{name}: {row.get('summary', '')}", f"  task: {row.get('task', '?')}", f"  needs: {row.get('needs', '?')}"]
