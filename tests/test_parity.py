@@ -36,7 +36,9 @@ def _method(name: str, meta: dict):
 
     if meta["method"].partition(":")[0] == "mprnet":
         pytest.importorskip("spandrel_extra_arches")
-    return create_method(meta["method"], checkpoint=str(FIXTURES / name / meta["checkpoint"]), **meta["options"])
+    files = {option: str(FIXTURES / name / file) for option, file in meta.get("file_options", {}).items()}
+    return create_method(meta["method"], checkpoint=str(FIXTURES / name / meta["checkpoint"]), **meta["options"],
+                         **files)
 
 
 def _restore(method, batch):
@@ -54,16 +56,23 @@ def _error(out, reference) -> float:
     return float((out - reference).abs().max()) / max(1.0, float(reference.abs().max()))
 
 
-def _networks(method):
-    """The torch modules a method holds (its attributes, one level deep)."""
-    return [v for v in vars(method).values() if isinstance(v, torch.nn.Module)]
+def _networks(obj, depth: int = 2):
+    """The torch modules a method holds (its attributes, and theirs: DA-CLIP's pipeline holds its networks)."""
+    found = []
+    for value in vars(obj).values():
+        if isinstance(value, torch.nn.Module):
+            found.append(value)
+        elif depth > 1 and hasattr(value, "__dict__") and not isinstance(value, type):
+            found += _networks(value, depth - 1)
+    return found
 
 
 def test_every_port_has_a_fixture():
     from baselines.ports import ports
 
     names = {json.loads((FIXTURES / n / "meta.json").read_text())["method"].partition(":")[0] for n in NAMES}
-    assert names, "no parity fixture found"
+    assert names == {"restormer", "promptir", "airnet", "mprnet", "uformer", "x-restormer", "idr", "diffuir",
+                     "daclip"}
     assert names <= {p.name for p in ports()}
 
 

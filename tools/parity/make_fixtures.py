@@ -60,6 +60,11 @@ REPOS: dict[str, Repo] = {
                 ("models/archs/IDR_restormer_arch.py", "models/utils/arch_util.py", "models/utils/module.py",
                  "models/utils/transformerBCHW_util.py", "models/utils/transformerBLC_util.py", "inference.py")),
     "diffuir": Repo("iSEE-Laboratory/DiffUIR", "c71437ce86ad1b098aa9be4678dc82e8b99649df", ("src/model.py", "test.py")),
+    "daclip": Repo("Algolzw/daclip-uir", "c2cc14146faac85680b4cb39ece4ef9e2a7c7c24",
+                   tuple(f"universal-image-restoration/{p}" for p in (
+                       "open_clip", "config/daclip-sde/models/modules", "config/daclip-sde/test.py",
+                       "config/daclip-sde/options/test.yml", "utils/sde_utils.py", "data/util.py",
+                       "data/LQGT_dataset.py", "config/daclip-sde/models/denoising_model.py"))),
 }
 
 
@@ -76,6 +81,7 @@ class Fixture:
     pipeline: str  # what the authors' test script does around the network
     perturb: str  # a parameter the output depends on (the test perturbs one element of it)
     options: dict = field(default_factory=dict)  # extra create_method options
+    extra_files: dict = field(default_factory=dict)  # option -> (file name, object to torch.save): a second file
     tolerance: float = 1e-5
     tensors: dict = field(default_factory=dict)  # extra tensors: "noise", a sampler's draws (k, 3, H, W)
     noise_seed: list = field(default_factory=list)  # seed_from_string parts of the generator that drew "noise"
@@ -90,7 +96,7 @@ def checkout(name: str, work: Path, mirror: Path | None) -> Path:
     repo = REPOS[name]
     slug = repo.github.replace("/", "+")
     target = work / "src" / slug / repo.commit
-    if all((target / p).is_file() for p in repo.paths):
+    if all((target / p).exists() for p in repo.paths):
         return target
     gitdir = _gitdir(repo, slug, work, mirror)
     target.mkdir(parents=True, exist_ok=True)
@@ -484,11 +490,13 @@ class _Draws:
             assert tuple(draw.shape) == shape, f"the sampler drew {shape}, the fixture has {tuple(draw.shape)}"
             return draw.clone()
 
+        self.real_like = torch.randn_like
         torch.randn = randn
+        torch.randn_like = lambda t, **kwargs: randn(tuple(t.shape))
         return self
 
     def __exit__(self, *exc):
-        torch.randn = self.real
+        torch.randn, torch.randn_like = self.real, self.real_like
         assert exc[0] is not None or not self.draws, "the sampler drew fewer times than recorded"
 
 
@@ -542,6 +550,76 @@ def make_diffuir(src: Path) -> Fixture:
                          "thop, ema_pytorch and metrics (training and evaluation imports) are stubbed")
 
 
+def make_daclip(src: Path) -> Fixture:
+    import importlib
+
+    import numpy as np
+
+    root = src / "universal-image-restoration"
+    # ControlTransformer moves its zero-initialised linears to CUDA at construction; built here on the CPU
+    patched_copy(root / "open_clip", src.parent / f"{src.name}-cpu" / "open_clip",
+                 {"transformer.py": [("for _ in range(self.layers)]).cuda()", "for _ in range(self.layers)])")]})
+    forget_modules("models", "open_clip")
+    bare_packages(src.parent / f"{src.name}-cpu", "open_clip")
+    bare_packages(root / "config/daclip-sde", "models", "models.modules")
+    clip_model = importlib.import_module("open_clip.model")
+    daclip_model = importlib.import_module("open_clip.daclip_model")
+    unet_arch = importlib.import_module("models.modules.DenoisingUNet_arch")
+    forget_modules("models", "open_clip")
+    sde_utils = import_file(root / "utils/sde_utils.py", "authors_daclip_sde_utils")
+    from PIL import Image
+    from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+
+    clip_transform = function_from(root / "data/util.py", "clip_transform", Image=Image, np=np, Compose=Compose,
+                                   Resize=Resize, InterpolationMode=InterpolationMode, CenterCrop=CenterCrop,
+                                   ToTensor=ToTensor, Normalize=Normalize)
+    # ViT-B-32 (laion2b, GELU) reduced: width 64 (one head of open_clip's head_width 64), 2 layers, patch 16,
+    # 224 input; a small text tower (the method leaves it out, the file has it)
+    embed = 32
+    vision = dict(layers=2, width=64, head_width=64, mlp_ratio=1.0, patch_size=16, image_size=224)
+    text = dict(context_length=8, vocab_size=64, width=32, heads=1, layers=1)
+    torch.manual_seed(SEED)
+    encoder = daclip_model.DaCLIP(clip_model.CLIP(embed, clip_model.CLIPVisionCfg(**vision),
+                                                  clip_model.CLIPTextCfg(**text), quick_gelu=False))
+    randomise(encoder)  # the controller's zero linears too, so its residuals reach the frozen tower
+    # options/test.yml's ConditionalUNet (nf 64, ch_mult 1-2-4-8, both contexts) reduced: the bottleneck
+    # keeps one head (32 channels, the smallest width its attention builds at), one level
+    unet_config = dict(in_nc=3, out_nc=3, nf=32, ch_mult=[1], context_dim=embed, use_degra_context=True,
+                       use_image_context=True)
+    unet = randomise(unet_arch.ConditionalUNet(**unet_config), seed=SEED + 4)
+    g = torch.Generator().manual_seed(SEED + 5)
+    with torch.no_grad():  # a degradation prompt strong enough that the controller's embedding shows in x_0
+        for name, p in unet.named_parameters():
+            if name.startswith(("prompt", "text_mlp")):
+                p.add_(torch.randn(p.shape, generator=g) * 0.5)
+    steps = 5
+    sde = sde_utils.IRSDE(max_sigma=50, T=100, sample_T=steps, schedule="cosine", eps=0.005, device="cpu")
+    sde.set_model(unet)
+    x = image(19, 27)
+    g = port_generator(port_seed("daclip"))
+    draws = torch.stack([torch.randn((3, 19, 27), generator=g) for _ in range(steps + 1)])
+    with torch.no_grad():
+        lq4clip = clip_transform(x[0].permute(1, 2, 0).numpy()).unsqueeze(0)  # LQGT_dataset: RGB HWC in [0, 1]
+        image_context, degra_context = encoder.encode_image(lq4clip, control=True)
+        with _Draws(*draws[:, None]):
+            state = sde.noise_state(x)
+            sde.set_mu(x)
+            y = sde.reverse_posterior(state, text_context=degra_context, image_context=image_context)
+    return Fixture(method="daclip", checkpoint_name="universal-ir.pth", checkpoint=cpu_state(unet), input=x,
+                   output=y, config={"unet": unet_config, "vision": vision, "text": text, "embed_dim": embed},
+                   perturb="final_conv.weight", options={"steps": steps, "seed": 0},
+                   # the file holds the frozen tower twice (visual.*, clip.visual.*: the same tensors, stored once)
+                   extra_files={"clip": ("daclip_ViT-B-32.pt", {"epoch": 1, "state_dict": encoder.state_dict()})},
+                   tensors={"noise": draws}, noise_seed=port_seed("daclip"),
+                   pipeline="config/daclip-sde/test.py: clip_transform of the RGB input, encode_image(control="
+                            "True), noise_state (x_T = mu + 50/255 z), reverse_posterior of IRSDE(max_sigma 50, "
+                            "T 100, sample_T 5, cosine, eps 0.005); the network reflect-pads inside",
+                   notes="5 of the 100 steps (the method's steps=5, the authors' sample_T) to keep the draws "
+                         "small; the draws (tensor 'noise': x_T's z, then one per step) are the port's for "
+                         "dataset 'parity', image 'parity', seed 0, handed to the authors' sampler in place of "
+                         "torch.randn_like. ControlTransformer's .cuda() removed to build on the CPU")
+
+
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
     "promptir": make_promptir,
@@ -551,6 +629,7 @@ MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "mprnet": make_mprnet,
     "idr": make_idr,
     "diffuir": make_diffuir,
+    "daclip": make_daclip,
 }
 
 
@@ -565,13 +644,16 @@ def write(name: str, fx: Fixture, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
         old.unlink()
-    torch.save(fx.checkpoint, folder / fx.checkpoint_name)
-    torch.load(folder / fx.checkpoint_name, weights_only=True)  # the test reads it so
+    files = {"checkpoint": (fx.checkpoint_name, fx.checkpoint), **fx.extra_files}
+    for file_name, obj in files.values():
+        torch.save(obj, folder / file_name)
+        torch.load(folder / file_name, weights_only=True)  # the test reads it so
     save_file({"input": fx.input.contiguous(), "output": fx.output.contiguous(),
                **{k: v.contiguous() for k, v in fx.tensors.items()}}, str(folder / "io.safetensors"))
     repo = REPOS[name]
     meta = {
         "method": fx.method, "options": fx.options, "checkpoint": fx.checkpoint_name,
+        "file_options": {option: file_name for option, (file_name, _) in fx.extra_files.items()},
         "tolerance": fx.tolerance, "perturb": fx.perturb,
         "upstream": repo.github, "commit": repo.commit, "files": list(repo.paths),
         "config": fx.config, "pipeline": fx.pipeline, "seed": SEED, "weight_noise": NOISE,
