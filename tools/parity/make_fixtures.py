@@ -500,6 +500,11 @@ class _Draws:
         assert exc[0] is not None or not self.draws, "the sampler drew fewer times than recorded"
 
 
+#: what a sampler's fixture notes about its draws
+DRAWS_NOTE = ("the draws (tensor 'noise') are the port's for dataset 'parity', image 'parity', seed 0, handed to "
+              "the authors' sampler in place of torch.randn / randn_like")
+
+
 def port_seed(name: str, seed: int = 0) -> list:
     """The ``seed_from_string`` parts of the generator a seeded port (DiffUIR, DA-CLIP) gives the test's one
     image (dataset and image id 'parity', as tests/test_parity.py restores it)."""
@@ -545,9 +550,8 @@ def make_diffuir(src: Path) -> Fixture:
                    pipeline="test.py / Trainer.test: the EMA model's init() and sample() (3 DDIM steps, eta 0, "
                             "sum_scale 0.01, delta_end 1.8e-3, pred_res), 2x - 1 in, the last image of the list "
                             "out; the network reflect-pads to a multiple of 16 inside",
-                   notes="the initial noise z (tensor 'noise') is the port's draw for dataset 'parity', image "
-                         "'parity', seed 0, handed to the authors' sampler in place of torch.randn. Augmentor, "
-                         "thop, ema_pytorch and metrics (training and evaluation imports) are stubbed")
+                   notes=f"one draw, the initial noise z; {DRAWS_NOTE}. Augmentor, thop, ema_pytorch and metrics "
+                         "(training and evaluation imports) are stubbed")
 
 
 def make_daclip(src: Path) -> Fixture:
@@ -614,10 +618,9 @@ def make_daclip(src: Path) -> Fixture:
                    pipeline="config/daclip-sde/test.py: clip_transform of the RGB input, encode_image(control="
                             "True), noise_state (x_T = mu + 50/255 z), reverse_posterior of IRSDE(max_sigma 50, "
                             "T 100, sample_T 5, cosine, eps 0.005); the network reflect-pads inside",
-                   notes="5 of the 100 steps (the method's steps=5, the authors' sample_T) to keep the draws "
-                         "small; the draws (tensor 'noise': x_T's z, then one per step) are the port's for "
-                         "dataset 'parity', image 'parity', seed 0, handed to the authors' sampler in place of "
-                         "torch.randn_like. ControlTransformer's .cuda() removed to build on the CPU")
+                   notes=f"5 of the 100 steps (the method's steps=5, the authors' sample_T) to keep the draws "
+                         f"small: x_T's z, then one per step; {DRAWS_NOTE}. ControlTransformer's .cuda() removed "
+                         "to build on the CPU")
 
 
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
