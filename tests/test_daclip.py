@@ -27,6 +27,8 @@ from baselines.published.daclip.load import clip_preprocess
 from baselines.published.daclip.method import image_seed
 from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, list_methods
+from port_helpers import quantised as _image
+from port_helpers import randomised as _randomised
 
 TINY_ENCODER = {"image_size": 64, "patch_size": 32, "width": 128, "layers": 2, "output_dim": 32}
 TINY_UNET = {"nf": 8, "ch_mult": (1, 2, 4, 8), "context_dim": 32}
@@ -41,13 +43,6 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _randomised(model: torch.nn.Module, seed: int, scale: float = 0.05) -> torch.nn.Module:
-    """Perturb every tensor (the controller's zero layers and proj_out too, so every path matters)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen))
-    return model.eval()
 
 
 def _networks():
@@ -86,10 +81,6 @@ def _files(tmp_path):
     return encoder, unet, clip, ckpt, left_out
 
 
-def _image(n: int, h: int, w: int, seed: int = 3) -> torch.Tensor:
-    """Images as the harness gives them: uint8 values / 255 in float32."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 3, h, w), generator=gen).to(torch.float32) / 255.0
 
 
 # ----------------------------------------------------------------------------- the released configuration

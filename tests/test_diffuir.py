@@ -32,6 +32,8 @@ from baselines.published.diffuir.method import SEED_RULE, image_seed
 from baselines.published.diffuir.method import make as make_diffuir
 from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, record_name
+from port_helpers import quantised as _images
+from port_helpers import randomised as _randomised
 
 TINY = {"dim": 8, "dim_mults": (1, 1, 2, 2)}
 SMALL_RESTORMER = {"dim": 8, "num_blocks": (1, 1, 1, 1), "num_refinement_blocks": 1, "heads": (1, 2, 4, 8)}
@@ -41,12 +43,6 @@ BUFFERS = ("alphas", "alphas_cumsum", "delta", "delta_cumsum", "one_minus_alphas
            "posterior_variance", "posterior_log_variance_clipped")
 
 
-def _randomised(net: torch.nn.Module, seed: int, scale: float = 0.05) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen))
-    return net.eval()
 
 
 def _wrapper_state(net: torch.nn.Module, delta_end: float = 1.8e-3) -> dict:
@@ -78,9 +74,6 @@ def _pair(seed: int = 0) -> tuple[DiffUIRNet, DiffUIRNet]:
     return online, ema
 
 
-def _images(n: int, h: int, w: int, seed: int = 3) -> torch.Tensor:
-    levels = torch.randint(0, 256, (n, 3, h, w), generator=torch.Generator().manual_seed(seed))
-    return levels.float() / 255
 
 
 def _ctx(ids, task: str = "derain", dataset: str = "unit-set") -> RestoreContext:

@@ -28,18 +28,14 @@ from baselines.published.idr.arch import (
 from baselines.published.restormer.arch import Restormer
 from bench.methods import create_method, list_methods, record_name
 from bench.padding import restore_padded
+from port_helpers import image as _image
+from port_helpers import randomised as _randomised
 
 CTX = RestoreContext(dataset="unit", task="mixed", image_ids=("a",))
 SMALL = {"dim": 8, "num_blocks": (1, 1, 1, 1), "num_refinement_blocks": 1, "heads": (1, 2, 4, 8),
          "num_degra_queries": 4}
 
 
-def _randomised(model: torch.nn.Module, seed: int = 0, scale: float = 0.05) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen))
-    return model.eval()
 
 
 def _small(seed: int = 0, **kwargs) -> IDR:
@@ -47,8 +43,6 @@ def _small(seed: int = 0, **kwargs) -> IDR:
     return _randomised(IDR(**{**SMALL, **kwargs}), seed)
 
 
-def _image(h: int, w: int, seed: int = 1, n: int = 1) -> torch.Tensor:
-    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
 def _save_authors(path, model: IDR, data_parallel: bool = False) -> None:

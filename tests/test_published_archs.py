@@ -33,6 +33,9 @@ from baselines.published.promptir.method import make as make_promptir
 from baselines.published.restormer.arch import Restormer
 from baselines.published.restormer.method import make as make_restormer
 from bench.methods import create_method, list_methods
+from port_helpers import count as _count
+from port_helpers import image as _image
+from port_helpers import randomised as _randomised
 
 CTX = RestoreContext(dataset="unit", task="mixed", image_ids=("a",))
 
@@ -46,22 +49,8 @@ HAS_SPANDREL_RESTORMER = (
 )
 
 
-def _randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Perturb every parameter and float buffer so that a mis-assigned tensor changes the output."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.copy_(0.5 + torch.rand(b.shape, generator=gen))
-            elif name.endswith("running_mean"):
-                b.copy_(0.1 * torch.randn(b.shape, generator=gen))
-    return model.eval()
 
 
-def _image(h: int = 16, w: int = 24, seed: int = 1) -> torch.Tensor:
-    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
 def _save_restormer(path, model) -> None:
@@ -84,10 +73,6 @@ def _save_airnet(path, model) -> None:
     torch.save(model.state_dict(), path)
 
 
-def _count(cls, **kwargs) -> int:
-    with torch.device("meta"):
-        model = cls(**kwargs)
-    return sum(p.numel() for p in model.parameters())
 
 
 def _meta_state(cls, **kwargs) -> dict[str, tuple[int, ...]]:

@@ -26,6 +26,9 @@ from baselines.published.x_restormer.arch import XRestormer
 from baselines.published.x_restormer.method import make as make_xrestormer
 from bench.methods import create_method, list_methods, record_name
 from bench.padding import restore_padded
+from port_helpers import count as _count
+from port_helpers import image as _image
+from port_helpers import randomised as _randomised
 
 CTX = RestoreContext(dataset="unit", task="mixed", image_ids=("a",))
 HAS_MPRNET = importlib.util.find_spec("spandrel_extra_arches") is not None
@@ -37,16 +40,8 @@ SMALL_XRESTORMER = {"dim": 8, "num_blocks": (1, 1, 1, 1), "num_refinement_blocks
                     "spatial_heads": (1, 1, 2, 2), "window_size": 4, "spatial_dim_head": 4}
 
 
-def _randomised(model: torch.nn.Module, seed: int = 0, scale: float = 0.05) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen))
-    return model.eval()
 
 
-def _image(h: int, w: int, seed: int = 1) -> torch.Tensor:
-    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
 def _adam_state(model: torch.nn.Module) -> dict:
@@ -70,10 +65,6 @@ def _save_basicsr(path, model, ema: bool = False) -> None:
     torch.save({"params": sd, **({"params_ema": {k: v + 1 for k, v in sd.items()}} if ema else {})}, path)
 
 
-def _count(cls, **kwargs) -> int:
-    with torch.device("meta"):
-        model = cls(**kwargs)
-    return sum(p.numel() for p in model.parameters())
 
 
 def _meta_shapes(cls, **kwargs) -> dict[str, tuple[int, ...]]:
