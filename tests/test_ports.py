@@ -19,6 +19,7 @@ NINE = ("restormer", "promptir", "airnet", "mprnet", "uformer", "x-restormer", "
 TOY = '''
 """ToyNet. Upstream: https://github.com/someone/toynet. Licence: MIT. Paper: ToyNet (2025)."""
 from baselines.base import Method
+from baselines.catalog import Published, Release
 from baselines.ports import Port
 
 
@@ -37,10 +38,13 @@ def make(checkpoint=None, max_batch=1):
     return ToyMethod()
 
 
+CATALOG = Published("ToyNet", "Someone et al., 2025", ("1",), "toynet", (Release("toynet.pth", ("denoise",)),),
+                    checkpoint="bare state dict .pth", params="1,234 (width 8)")
+
 PORT = Port(name="toynet", display="ToyNet", factory="baselines.published.toynet:make",
             summary="ToyNet (2025), official .pth", rank=100, signature=_signature, detect_rank=55,
             profile="ToyNet baseline, official size", profile_builder="baselines.published.toynet:make",
-            upstream="someone/toynet", licence="MIT", paper="ToyNet (2025)")
+            catalog=CATALOG, upstream="someone/toynet", licence="MIT", paper="ToyNet (2025)")
 '''
 
 PROBE = '''
@@ -52,7 +56,9 @@ from baselines.archs.loading import check_keys, guess_architecture
 from bench.methods import create_method, list_methods
 from bench.profile.configs import CONFIGS
 from abair.errors import UserError
+from bench.commands.methods import info_lines
 out = {"listed": [r["name"] for r in list_methods()], "created": type(create_method("toynet")).__name__,
+       "info": info_lines("toynet")[0],
        "profile": CONFIGS["toynet"].summary, "guess": guess_architecture({"toy_head.weight": torch.zeros(1)})}
 try:
     check_keys(torch.nn.Conv2d(1, 1, 1), {"toy_head.weight": torch.zeros(1)}, "Restormer", "x.pth")
@@ -98,5 +104,6 @@ def test_a_new_port_is_one_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert "toynet" in got["listed"] and got["created"] == "ToyMethod"
+    assert got["info"] == "ToyNet (Someone et al., 2025); paper tables 1"  # its catalog facts, from its folder
     assert got["profile"] == "ToyNet baseline, official size" and got["guess"] == "ToyNet"
     assert got["hint"].endswith("(it looks like a ToyNet checkpoint: use --methods toynet)")
