@@ -62,3 +62,12 @@ def test_report_caption_names_the_gaps_and_the_skip_reason(tmp_path):
     assert len(gaps) == 1 and gaps[0].startswith("abair-oracle on ")
     assert "mini-desnow (skipped: no adapter for snow)" in gaps[0]
     assert "mini-haze+snow (not scored in these runs)" in gaps[0]
+
+
+def test_a_method_in_two_runs_keeps_one_label_per_run_across_tables():
+    """abair-oracle of run A has Table 1's sets only, of run B Table 4's too: one row per run on the radar."""
+    a = _records({"abair-oracle": MINI["1"]}).assign(run="A")
+    b = _records({"abair-oracle": MINI["1"] + MINI["4"]}).assign(run="B")
+    frame, _ = run_radar_data(_tables(pd.concat([a, b], ignore_index=True)))
+    assert sorted(frame.index) == ["abair-oracle [A]", "abair-oracle [B]"]
+    assert missing_axes(frame) == {"abair-oracle [A]": [c for c in frame.columns if frame.attrs["datasets"][c] in MINI["4"]]}

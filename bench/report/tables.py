@@ -369,8 +369,10 @@ def _run_rows(spec: TableSpec, records: pd.DataFrame, rows: _Rows, paper_cells: 
     recs = records if not spec.run_methods_only else records[records["method"].isin(spec.run_methods_only)]
     recs = recs[recs["dataset"].isin({o.dataset for o in origins.values() if o})]
     pairs = list(dict.fromkeys(zip(recs["run"], recs["method"], strict=True)))
+    # a method in several runs is labelled "method [run]" in every table, also where only one of its runs
+    # has a column (the radar joins rows across Tables 1, 4 and 5 by label)
     runs_per_method: dict[str, set] = {}
-    for run, method in pairs:
+    for run, method in dict.fromkeys(zip(records["run"], records["method"], strict=True)):
         runs_per_method.setdefault(method, set()).add(run)
     duplicated = {m for m, rs in runs_per_method.items() if len(rs) > 1}
     grouped = {k: g for k, g in recs.groupby(["run", "method", "dataset", "metric"], sort=False)}
