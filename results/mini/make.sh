@@ -26,3 +26,5 @@ $B estimator eval --sizes 128,256,384,full --checkpoint $W/abair-tiny-8.safetens
 # 4. the report (with the CPU throughput profile of the tiny preset)
 $B report --runs results/mini/run results/mini/run-8deg --profiles results/profile/cpu-tiny \
   --out results/mini/report.html --exports results/mini/tables
+# 5. the run radar as headless Chromium renders it (needs Debian's chromium)
+${PYTHON:-.venv/bin/python} results/mini/screenshot-radar.py
