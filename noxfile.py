@@ -20,7 +20,7 @@ def tests(session):
 @nox.session
 def lint(session):
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "abair", "baselines", "bench", "tests", "results", "noxfile.py")
+    session.run("ruff", "check", "abair", "baselines", "bench", "tests", "results", "tools", "noxfile.py")
 
 
 @nox.session
