@@ -220,7 +220,7 @@ def grid_figure(rows: list[GridRow], title: str = "") -> Figure:
                 continue
             name, panel, caption = row.panels[j]
             ax.imshow(panel, interpolation="nearest")
-            ax.set_title(name, fontsize=8)
+            ax.set_title(name, fontsize=8, y=1.0)  # a fixed place: no per-axes tick-label search (axes are off)
             ax.text(0.5, -0.04, caption, transform=ax.transAxes, ha="center", va="top", fontsize=7)
         axes[i][0].text(-0.06, 0.5, f"{row.dataset}\n{row.image_id}", transform=axes[i][0].transAxes,
                         ha="right", va="center", fontsize=7, rotation=90)
