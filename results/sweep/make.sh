@@ -12,4 +12,5 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 rm -rf results/sweep/run results/sweep/tables  # regenerated from scratch, not resumed
 $B sweep --spec default --out results/sweep/run --no-progress --jobs 2 \
   --methods identity,abair-oh,abair-sw,abair-oracle,abair-backbone,nlm,dcp,wiener-ml,lime,derain-guided,deblock,dequant,desnow-median
+rm -rf results/sweep/run/shards  # merged into records.csv by the sweep; not kept
 $B report --runs results/sweep/run --no-audit --out results/sweep/report.html --exports results/sweep/tables --force
