@@ -44,7 +44,7 @@ def evaluate(methods: Sequence[str], datasets: Sequence[str] | None = None, prot
     restored per call (capped by each method's ``max_batch``), as ``--batch``. ``jobs``: processes on
     this machine, as ``--jobs``: with ``jobs`` > 1 the same ranks as ``abair-bench run --jobs N`` are
     started (each a fresh process, so every method must be reachable from one: built in, an entry
-    point, ``module:callable``, ``folder:``/``spandrel:``; one registered in this session is refused,
+    point, ``module:callable``, ``folder:``/``spandrel:``; one registered in this Python process is refused,
     and ``method_args`` values must be JSON). The other arguments are those of ``abair-bench run``
     (see its ``--help``); a wrong type, an unknown choice or a NaN is one UserError.
     """
@@ -103,7 +103,7 @@ def _run_ranks(spec, jobs: int) -> None:
     for name in spec.methods:
         if name in REGISTERED and name not in METHODS:
             raise UserError(f"evaluate: jobs={jobs} starts fresh processes, which do not know method "
-                            f"'{shorten(name)}' registered in this session; use jobs=1, or make it a "
+                            f"'{shorten(name)}' registered in this Python process; use jobs=1, or make it a "
                             "module:callable or an entry point")
     argv = ["run", "--out", spec.out, "--methods", ",".join(spec.methods), "--datasets", ",".join(spec.datasets),
             "--jobs", str(jobs), "--batch", str(spec.batch), "--device", spec.device,

@@ -116,16 +116,16 @@ def test_evaluate_with_jobs_runs_the_ranks_of_the_command_line_and_batch(tmp_pat
         bench.evaluate(["identity"], ["mini-derain"], jobs=0)
 
 
-def test_evaluate_with_jobs_refuses_a_method_registered_in_this_session():
-    @baselines.register("session-only-test", task="any", replace=True)
+def test_evaluate_with_jobs_refuses_a_method_registered_in_this_process():
+    @baselines.register("process-only-test", task="any", replace=True)
     class Same(baselines.Method):
-        name = "session-only-test"
+        name = "process-only-test"
 
         def restore(self, batch, context):
             return batch
 
     try:
-        with pytest.raises(UserError, match="do not know method 'session-only-test' registered in this session"):
-            bench.evaluate(["session-only-test"], ["mini-derain"], limit=1, jobs=2)
+        with pytest.raises(UserError, match="do not know method 'process-only-test' registered in this Python process"):
+            bench.evaluate(["process-only-test"], ["mini-derain"], limit=1, jobs=2)
     finally:
-        baselines.unregister("session-only-test")
+        baselines.unregister("process-only-test")

@@ -9,7 +9,7 @@ Nothing of the authors' code is committed or imported by the package: this scrip
 into a scratch folder (``--work``) and imports them from there. Run it with any Python that has torch,
 einops, timm and safetensors (the project's venv has them)::
 
-    python tools/parity/make_fixtures.py --work /tmp/parity [--mirror DIR] [--only restormer,promptir]
+    python tools/parity/make_fixtures.py --work WORKDIR [--mirror DIR] [--only restormer,promptir]
 
 ``--mirror DIR`` reads the repositories from local git directories ``DIR/<owner>+<name>[/repo]``; without
 it they are cloned from GitHub. See tools/parity/README.md.
