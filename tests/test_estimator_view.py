@@ -43,8 +43,10 @@ def test_window_count_is_capped_and_spread_over_the_whole_image():
 def test_small_image_is_padded_to_a_window_not_enlarged():
     est = _estimator()
     x = torch.rand(1, 3, 20, 50)
-    out = est(x)
-    assert out.shape == (1, 3) and torch.isfinite(out).all()
+    padded = torch.nn.functional.pad(x, (0, 0, 6, 6), mode="reflect")  # 20 -> 32 rows, at the image's scale
+    assert window_boxes(20, 50, 32, 16) == [(0, 0), (0, 18)]
+    want = torch.stack([est.probabilities(est(padded[..., :, left:left + 32])) for left in (0, 18)]).mean(0)
+    torch.testing.assert_close(est.probabilities(est(x)), want, rtol=1e-5, atol=1e-7)
 
 
 def test_resize_view_keeps_the_older_behaviour():
