@@ -133,7 +133,7 @@ def format_summary(summary) -> str:
     counts = cols.pivot_table(index=["method", "dataset"], columns="col", values="n", sort=False)
     headers = {c: f"{c} [{UNITS[c.rsplit(':', 1)[1]]}]" if c.rsplit(":", 1)[1] in UNITS else c for c in table.columns}
     fmt = {headers[c]: ("{:.4f}".format if c.endswith(":ssim") else "{:.2f}".format) for c in table.columns}
-    table = table.rename(columns=headers)
+    table = table.rename(columns=headers).rename_axis(columns=None)  # no pivot-axis name above the index
     if "seconds" in cols:
         table["s/image"] = cols.groupby(["method", "dataset"], sort=False)["seconds"].mean()
         fmt["s/image"] = "{:.4f}".format
