@@ -7,7 +7,10 @@ the file is loaded through the registered method, the input restored as a run re
 padding to ``multiple_of``, the method, the crop) and compared with the authors' output to the fixture's
 tolerance (absolute, relative to max(1, |output|)). A second test changes one element of one weight of the
 loaded network by 1e-3 and checks that the comparison then fails, so a port that drifts from the authors'
-function cannot pass.
+function cannot pass. Where a fixture's ``meta.json`` names an ``encoder`` (DA-CLIP: its embeddings, the
+network's conditioning, move x_0 too little to show a one-weight change of the encoder), the port's encoder
+outputs (``pipeline.encode`` of the input) are compared with the authors' the same way, and each listed encoder
+weight, changed by 1e-3, must make that comparison fail.
 """
 
 from __future__ import annotations
@@ -67,13 +70,32 @@ def _networks(obj, depth: int = 2):
     return found
 
 
+def _perturb(method, name: str, weight: str) -> None:
+    """Add PERTURBATION to the first element of the parameter ``weight`` of the method's networks."""
+    params = [dict(net.named_parameters()) for net in _networks(method)]
+    found = [p[weight] for p in params if weight in p]
+    assert found, f"{name}: no network of the method has the parameter {weight}"
+    with torch.no_grad():
+        found[0].view(-1)[0] += PERTURBATION
+
+
+def _encoder_error(method, meta: dict, tensors: dict) -> float:
+    """The larger error of the port's encoder outputs (its pipeline's ``encode`` of the input, in the order
+    ``meta["encoder"]["outputs"]`` names the authors' tensors)."""
+    outputs = method.pipeline.encode(tensors["input"])
+    return max(_error(out, tensors[key]) for out, key in zip(outputs, meta["encoder"]["outputs"], strict=True))
+
+
 def test_every_port_has_a_fixture():
     from baselines.ports import ports
 
-    names = {json.loads((FIXTURES / n / "meta.json").read_text())["method"].partition(":")[0] for n in NAMES}
+    metas = [json.loads((FIXTURES / n / "meta.json").read_text()) for n in NAMES]
+    names = {meta["method"].partition(":")[0] for meta in metas}
     assert names == {"restormer", "promptir", "airnet", "mprnet", "uformer", "x-restormer", "idr", "diffuir",
                      "daclip"}
     assert names <= {p.name for p in ports()}
+    # both LayerNorm kinds of the Restormer releases (deraining/deblurring WithBias, denoising BiasFree)
+    assert {m["config"]["LayerNorm_type"] for m in metas if m["method"] == "restormer"} == {"WithBias", "BiasFree"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -100,10 +122,25 @@ def test_sampler_fixture_holds_the_ports_draws(name):
 def test_parity_fails_when_one_weight_changes(name):
     meta, tensors = _fixture(name)
     method = _method(name, meta)
-    params = [dict(net.named_parameters()) for net in _networks(method)]
-    found = [p[meta["perturb"]] for p in params if meta["perturb"] in p]
-    assert found, f"{name}: no network of the method has the parameter {meta['perturb']}"
-    with torch.no_grad():
-        found[0].view(-1)[0] += PERTURBATION
+    _perturb(method, name, meta["perturb"])
     err = _error(_restore(method, tensors["input"]), tensors["output"])
     assert err > meta["tolerance"], f"{name}: changing {meta['perturb']} by {PERTURBATION} went unnoticed"
+
+
+ENCODED = [n for n in NAMES if "encoder" in _fixture(n)[0]]
+
+
+@pytest.mark.parametrize("name", ENCODED)
+def test_encoder_parity_with_authors_code(name):
+    meta, tensors = _fixture(name)
+    err = _encoder_error(_method(name, meta), meta, tensors)
+    assert err <= meta["tolerance"], f"{name}: encoder {err:.3g} from the authors' (tolerance {meta['tolerance']})"
+
+
+@pytest.mark.parametrize(("name", "weight"), [(n, w) for n in ENCODED for w in _fixture(n)[0]["encoder"]["perturb"]])
+def test_encoder_parity_fails_when_one_encoder_weight_changes(name, weight):
+    meta, tensors = _fixture(name)
+    method = _method(name, meta)
+    _perturb(method, name, weight)
+    err = _encoder_error(method, meta, tensors)
+    assert err > meta["tolerance"], f"{name}: changing {weight} by {PERTURBATION} went unnoticed in the encoder"

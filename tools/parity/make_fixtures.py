@@ -47,6 +47,9 @@ class Repo:
 REPOS: dict[str, Repo] = {
     "restormer": Repo("swz30/Restormer", "df766d5521afd21cce56e24159f300b30ebf3fb0",
                       ("basicsr/models/archs/restormer_arch.py",)),
+    "restormer-biasfree": Repo("swz30/Restormer", "df766d5521afd21cce56e24159f300b30ebf3fb0",
+                               ("basicsr/models/archs/restormer_arch.py", "Denoising/test_gaussian_color_denoising.py",
+                                "Denoising/Options/GaussianColorDenoising_Restormer.yml")),
     "promptir": Repo("va1shn9v/PromptIR", "106159ab809101f2e25b6714195cd6fa9a938d36", ("net/model.py",)),
     "airnet": Repo("XLearning-SCU/2022-CVPR-AirNet", "bedea82f7f7a71f135bcc026fd02ea9f2feaa710",
                    ("net/model.py", "net/encoder.py", "net/moco.py", "net/DGRN.py", "net/deform_conv.py")),
@@ -85,6 +88,9 @@ class Fixture:
     tolerance: float = 1e-5
     tensors: dict = field(default_factory=dict)  # extra tensors: "noise", a sampler's draws (k, 3, H, W)
     noise_seed: list = field(default_factory=list)  # seed_from_string parts of the generator that drew "noise"
+    # an encoder's outputs (names in ``tensors``, in the order the port's ``pipeline.encode`` returns them) and
+    # the encoder weights the test perturbs: {"outputs": [...], "perturb": [...]}
+    encoder: dict = field(default_factory=dict)
     notes: str = ""
 
 
@@ -199,19 +205,34 @@ def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------------------------------ ports
 
 
-def make_restormer(src: Path) -> Fixture:
+def make_restormer(src: Path, layernorm: str = "WithBias", checkpoint_name: str = "deraining.pth",
+                   script: str = "Deraining/test.py", perturb: str = "patch_embed.proj.weight") -> Fixture:
+    """Restormer reduced, with ``layernorm`` 'WithBias' (deraining, deblurring releases) or 'BiasFree'
+    (denoising releases); ``script``: the authors' test script of such a release (the same pad and crop)."""
     arch = import_file(src / "basicsr/models/archs/restormer_arch.py", "authors_restormer_arch")
     config = dict(inp_channels=3, out_channels=3, dim=4, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1,
-                  heads=[1, 2, 2, 4], ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias",
+                  heads=[1, 2, 2, 4], ffn_expansion_factor=2.66, bias=False, LayerNorm_type=layernorm,
                   dual_pixel_task=False)
     torch.manual_seed(SEED)
     net = randomise(arch.Restormer(**config))
     x = image(19, 27)
     with torch.no_grad():
         y = pad_crop(net, x, 8)
-    return Fixture(method="restormer", checkpoint_name="deraining.pth", checkpoint={"params": cpu_state(net)},
-                   input=x, output=y, config=config, perturb="patch_embed.proj.weight",
-                   pipeline="Deraining/test.py: reflect-pad bottom/right to a multiple of 8, network, crop back")
+    return Fixture(method="restormer", checkpoint_name=checkpoint_name, checkpoint={"params": cpu_state(net)},
+                   input=x, output=y, config=config, perturb=perturb,
+                   pipeline=f"{script}: reflect-pad bottom/right to a multiple of 8, network, crop back")
+
+
+def make_restormer_biasfree(src: Path) -> Fixture:
+    """The denoising releases' Restormer: LayerNorm 'BiasFree', read from the authors' blind colour denoising
+    options (the widths and depths reduced as :func:`make_restormer`'s); the test perturbs a LayerNorm scale."""
+    import yaml
+
+    options = yaml.safe_load((src / "Denoising/Options/GaussianColorDenoising_Restormer.yml").read_text())
+    return make_restormer(src, layernorm=options["network_g"]["LayerNorm_type"],
+                          checkpoint_name="gaussian_color_denoising_blind.pth",
+                          script="Denoising/test_gaussian_color_denoising.py (the noise it adds left out)",
+                          perturb="encoder_level1.0.norm1.body.weight")
 
 
 # PromptIR's constructor writes its prompt widths and sizes as numbers that hold at dim 48 only (the
@@ -604,7 +625,7 @@ def make_daclip(src: Path) -> Fixture:
     draws = torch.stack([torch.randn((3, 19, 27), generator=g) for _ in range(steps + 1)])
     with torch.no_grad():
         lq4clip = clip_transform(x[0].permute(1, 2, 0).numpy()).unsqueeze(0)  # LQGT_dataset: RGB HWC in [0, 1]
-        image_context, degra_context = encoder.encode_image(lq4clip, control=True)
+        image_context, degra_context = encoder.encode_image(lq4clip, control=True)  # what the network sees
         with _Draws(*draws[:, None]):
             state = sde.noise_state(x)
             sde.set_mu(x)
@@ -614,7 +635,11 @@ def make_daclip(src: Path) -> Fixture:
                    perturb="final_conv.weight", options={"steps": steps, "seed": 0},
                    # the file holds the frozen tower twice (visual.*, clip.visual.*: the same tensors, stored once)
                    extra_files={"clip": ("daclip_ViT-B-32.pt", {"epoch": 1, "state_dict": encoder.state_dict()})},
-                   tensors={"noise": draws}, noise_seed=port_seed("daclip"),
+                   tensors={"noise": draws, "image_context": image_context, "degra_context": degra_context},
+                   noise_seed=port_seed("daclip"),
+                   # the patch embeddings of the frozen tower (the content embedding) and of the controller (both)
+                   encoder={"outputs": ["image_context", "degra_context"],
+                            "perturb": ["visual.conv1.weight", "visual_control.conv1.weight"]},
                    pipeline="config/daclip-sde/test.py: clip_transform of the RGB input, encode_image(control="
                             "True), noise_state (x_T = mu + 50/255 z), reverse_posterior of IRSDE(max_sigma 50, "
                             "T 100, sample_T 5, cosine, eps 0.005); the network reflect-pads inside",
@@ -625,6 +650,7 @@ def make_daclip(src: Path) -> Fixture:
 
 MAKERS: dict[str, Callable[[Path], Fixture]] = {
     "restormer": make_restormer,
+    "restormer-biasfree": make_restormer_biasfree,
     "promptir": make_promptir,
     "airnet": make_airnet,
     "uformer": make_uformer,
@@ -662,6 +688,7 @@ def write(name: str, fx: Fixture, out: Path) -> Path:
         "config": fx.config, "pipeline": fx.pipeline, "seed": SEED, "weight_noise": NOISE,
         "input_shape": list(fx.input.shape), "torch": torch.__version__, "notes": fx.notes,
         **({"noise_seed": fx.noise_seed} if fx.noise_seed else {}),
+        **({"encoder": fx.encoder} if fx.encoder else {}),
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return folder
