@@ -124,6 +124,26 @@ def comparisons(runs, scored, requested, *, n_boot, confidence, seed, ci_method)
     return out, note
 
 
+def shown_comparisons(runs, comps) -> tuple[list, str]:
+    """The comparisons of :func:`comparisons` that the report's table shows, and a note on the rest:
+    every ordinary dataset's; of sweep points only those at an end of the sweep
+    (:func:`.sweep_data.end_points`), since a sweep has dozens of points. The exported CSV keeps all."""
+    from .sweep_data import end_points, point_info
+
+    info = point_info(runs)
+    ends = end_points(info)
+    left = [dataset for dataset, _, _ in comps if dataset in info and dataset not in ends]
+    if not left:
+        return comps, ""
+    total = sum(dataset in info for dataset, _, _ in comps)
+    note = (f"{len(left)} of the {total} sweep-point comparisons ({len(set(left))} points) are not shown: for sweep "
+            "points the table keeps the lowest and highest level of each axis and each composition in its written "
+            "order and reversed. The sweep section plots every point; --exports writes every comparison to "
+            "paired-comparisons.csv.")
+    gone = set(left)
+    return [c for c in comps if c[0] not in gone], note
+
+
 def _comparison_rows(items, confidence) -> list[dict[str, str]]:
     from .export import format_number
 
@@ -409,6 +429,7 @@ def make_report(options: ReportOptions) -> ReportResult:
     exported += sweep_exported
     comps, comp_note = comparisons(runs, scored, options.compare, n_boot=options.n_boot,
                                    confidence=options.confidence, seed=options.seed, ci_method=options.ci_method)
+    shown, shown_note = shown_comparisons(runs, comps)
     inputs = InputCache(DatasetOptions(data_root=options.data_root))
     grid_figs, grid_notes, grid_selection = _grids(runs, scored, built_by_id, options, inputs)
     grid_ctx = [{"uri": html.data_uri(jpeg, "image/jpeg"), "alt": title, "caption": title} for title, jpeg in grid_figs]
@@ -426,7 +447,7 @@ def make_report(options: ReportOptions) -> ReportResult:
         "tables": [html.table_context(b) for b in built],
         "radars": radar_ctx, "radar_notes": radar_notes,
         "sweep": sweep_ctx,
-        "comparisons": _comparison_rows(comps, options.confidence), "comparisons_note": comp_note,
+        "comparisons": _comparison_rows(shown, options.confidence), "comparisons_note": shown_note or comp_note,
         "grids": grid_ctx, "grid_notes": grid_notes, "grid_selection": grid_selection,
         "grid_note": grid_notes[0] if grid_notes and not grid_ctx else "no image to show",
         "audit": _audit_context(audit_result), "audit_note": audit_note,

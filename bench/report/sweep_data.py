@@ -6,6 +6,7 @@ parameter, level; :mod:`bench.sweeps.spec`); without a manifest the point is rea
 under the point's default protocol, its bootstrap interval (:func:`bench.report.stats.mean_interval`),
 the image count and the mean paired gain over ``identity`` (the input) on the same images.
 :func:`estimator_table` gives the ABAIR estimator's mean probability per adapter and point.
+:func:`end_points` names the points at each axis's and composition's ends (what a summary keeps).
 Nothing here draws; :mod:`bench.report.sweep_figures` does.
 """
 
@@ -46,6 +47,31 @@ def point_info(runs) -> dict[str, dict[str, Any]]:
         info[name] = {**{k: v for k, v in point.describe().items() if k not in ("point", "steps")},
                       "operators": list(point.operators)}
     return info
+
+
+def end_points(info: dict[str, dict[str, Any]]) -> set[str]:
+    """The points of :func:`point_info` at the ends of the sweep, what a summary table keeps: the
+    lowest and the highest level of each axis, and of each composition (the same steps, in any order)
+    its first order listed (the spec's written order, as the manifest lists it) and that order reversed
+    (the last one listed when the reverse is absent). An axis of one or two levels and a two-step
+    composition keep every point."""
+    from bench.sweeps.spec import parse_point_name
+
+    keep: set[str] = set()
+    axes: dict[str, dict[str, float]] = {}
+    orders: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
+    for name, point in info.items():
+        if point["axis"] is not None and point["level"] is not None:
+            axes.setdefault(point["axis"], {})[name] = float(point["level"])
+        else:
+            steps = tuple(s.name for s in parse_point_name(name))
+            orders.setdefault(tuple(sorted(steps)), {})[steps] = name
+    for levels in axes.values():
+        keep.update(n for n, lv in levels.items() if lv in (min(levels.values()), max(levels.values())))
+    for group in orders.values():
+        listed = list(group)
+        keep.update((group[listed[0]], group.get(listed[0][::-1], group[listed[-1]])))
+    return keep
 
 
 def method_labels(records: pd.DataFrame) -> pd.Series:
