@@ -33,7 +33,7 @@ from abair.filekind import file_kind, pickle_globals, preview, zip_uncompressed_
 
 __all__ = [
     "ArchSpec", "declared_arch", "architecture", "read_checkpoint", "check_archive_size", "find_state_dict", "strip_common_prefix",
-    "check_keys", "guess_architecture", "infer_config", "load_architecture", "seq_len", "tensor_dim",
+    "build_checked", "check_keys", "guess_architecture", "infer_config", "load_architecture", "seq_len", "tensor_dim",
 ]
 
 CONTAINER_KEYS = ("params", "params_ema", "state_dict", "model_state_dict", "model", "net")
@@ -301,19 +301,33 @@ def load_architecture(arch: str | ArchSpec, path: str | Path, **build_options: A
     (e.g. AirNet's ``deform_conv``). Raises :class:`UserError` for a missing, unreadable or
     wrong-architecture file.
     """
-    import torch
-
     spec = architecture(arch) if isinstance(arch, str) else arch
     state_dict = strip_common_prefix(find_state_dict(read_checkpoint(path), path))
     config = {**spec.infer(state_dict), **build_options}  # options the tensors do not record win
+    return build_checked(spec.build, config, {**spec.defaults(), **build_options}, state_dict, spec.display, path)
+
+
+def build_checked(build: Callable[..., Any], config: dict, defaults: dict, state_dict: Mapping[str, Any],
+                  display: str, path: str | Path) -> tuple[Any, dict]:
+    """``(build(**config) in eval mode holding state_dict, config)``, its keys and shapes checked first.
+
+    The check runs on a network built on torch's meta device (shapes, no storage), so a wrong file is
+    refused (:func:`check_keys`, one line) before a released-size network is allocated. ``config``
+    inferred from a file whose shapes make no sense for the architecture (the constructor raises) is
+    replaced by ``defaults``, the release's, so the refusal compares the file with the release.
+    """
+    import torch
+
     try:
         with torch.device("meta"):
-            spec.build(**config)
+            probe = build(**config)
     except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
-        # shapes made no sense for this architecture: compare with the release
-        config = {**spec.defaults(), **build_options}
-    model = spec.build(**config)
-    check_keys(model, state_dict, spec.display, path)
+        config = dict(defaults)
+        with torch.device("meta"):
+            probe = build(**config)
+    check_keys(probe, state_dict, display, path)
+    del probe
+    model = build(**config)
     model.load_state_dict(state_dict, strict=True)
     return model.eval(), config
 

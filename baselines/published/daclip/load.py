@@ -125,24 +125,6 @@ def _wrong_part(path: Path, state_dict, want: str) -> None:
                         f"{'restoration network' if want == 'unet' else 'encoder'} but {other}")
 
 
-def _build_checked(cls, cfg: dict, state_dict: Mapping[str, Any], display: str, path: Path, defaults: dict):
-    import torch
-
-    from baselines.archs.loading import check_keys
-
-    try:
-        with torch.device("meta"):
-            probe = cls(**cfg)
-    except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
-        cfg = dict(defaults)  # shapes that make no sense for the architecture: compare with the release
-        with torch.device("meta"):
-            probe = cls(**cfg)
-    check_keys(probe, state_dict, display, path)  # on shapes alone: a wrong file allocates no network
-    model = cls(**cfg)
-    model.load_state_dict(state_dict, strict=True)
-    return model.eval(), cfg
-
-
 def _naming_option(option: str):
     """Prefix every one-line error with the method option that named the file; drop the hint to use
     ``--methods daclip`` (the file is already read by it, for its other part)."""
@@ -163,6 +145,8 @@ def load_daclip_encoder(path: str | Path) -> tuple[Any, dict]:
     """(DaCLIPImageEncoder in eval mode, its config) from ``daclip_ViT-B-32.pt``; the config also lists
     how many keys of the file were left out (text tower, duplicate tower, logit scales). Errors are one
     line starting ``daclip.clip:``."""
+    from baselines.archs.loading import build_checked
+
     from .encoder import DACLIP_ENCODER_DEFAULTS, DaCLIPImageEncoder, select_image_side
 
     path = Path(path)
@@ -170,22 +154,24 @@ def load_daclip_encoder(path: str | Path) -> tuple[Any, dict]:
         full = _state_dict(path)
         _wrong_part(path, full, "encoder")
         kept, dropped = select_image_side(full)
-        model, cfg = _build_checked(DaCLIPImageEncoder, encoder_config(kept), kept, "DA-CLIP encoder", path,
-                                    DACLIP_ENCODER_DEFAULTS)
+        model, cfg = build_checked(DaCLIPImageEncoder, encoder_config(kept), DACLIP_ENCODER_DEFAULTS, kept,
+                                   "DA-CLIP encoder", path)
     return model, {**cfg, "keys_left_out": len(dropped)}
 
 
 def load_irsde_unet(path: str | Path) -> tuple[Any, dict]:
     """(ConditionalUNet in eval mode, its config) from ``universal-ir.pth``; errors are one line starting
     ``daclip.checkpoint:``."""
+    from baselines.archs.loading import build_checked
+
     from .arch import IRSDE_UNET_DEFAULTS, ConditionalUNet
 
     path = Path(path)
     with _naming_option("checkpoint"):
         state_dict = _state_dict(path)
         _wrong_part(path, state_dict, "unet")
-        return _build_checked(ConditionalUNet, unet_config(state_dict), state_dict, "DA-CLIP restoration network",
-                              path, IRSDE_UNET_DEFAULTS)
+        return build_checked(ConditionalUNet, unet_config(state_dict), IRSDE_UNET_DEFAULTS, state_dict,
+                             "DA-CLIP restoration network", path)
 
 
 # -------------------------------------------------------------------------------------- encoder input

@@ -447,21 +447,13 @@ def load_diffuir(path: str | Path, weights: str = "ema") -> tuple[DiffUIRNet, di
     """``(network in eval mode, constructor config, facts about the file)`` from a checkpoint of the
     authors' trainer. The facts: which weights were read, the training step and the ``delta_end`` the
     file's schedule buffer holds (None when absent)."""
-    from baselines.archs.loading import check_keys, read_checkpoint
+    from baselines.archs.loading import build_checked, read_checkpoint
 
     if weights not in _WEIGHT_PREFIXES:
         raise UserError(f"diffuir.weights must be one of {', '.join(_WEIGHT_PREFIXES)}, got {weights!r}")
     obj = read_checkpoint(path)
     state, source = select_weights(obj, path, weights)
-    cfg = diffuir_config(state)
-    try:
-        with torch.device("meta"):
-            DiffUIRNet(**cfg)
-    except (ValueError, ZeroDivisionError, RuntimeError, TypeError):
-        cfg = dict(DIFFUIR_DEFAULTS)
-    model = DiffUIRNet(**cfg)
-    check_keys(model, state, "DiffUIR", path)
-    model.load_state_dict(state, strict=True)
+    model, cfg = build_checked(DiffUIRNet, diffuir_config(state), DIFFUIR_DEFAULTS, state, "DiffUIR", path)
     facts: dict[str, Any] = {"weights": source}
     if isinstance(obj, Mapping):
         step = obj.get("step")
