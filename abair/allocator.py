@@ -72,3 +72,18 @@ def tune() -> bool:
 def describe() -> dict:
     """What :func:`tune` did, for run manifests: ``{"tuned": bool, "mmap_threshold": bytes}``."""
     return {"tuned": bool(_state.get("tuned", False)), "mmap_threshold": _state.get("mmap_threshold")}
+
+
+def release_free_heap() -> bool:
+    """Hand the heap's free pages back to the kernel now (glibc's ``malloc_trim(0)``); False elsewhere.
+
+    For a long-lived process that runs many jobs one after another (the test suite runs hundreds of
+    commands in one process): freed blocks in the middle of the heap stay resident until trimmed, so
+    the process would hold the sum of its jobs' scattered peaks rather than the largest one.
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    libc.malloc_trim(0)
+    return True
