@@ -34,12 +34,17 @@ print(json.dumps({"tuned": tuned, "faults": faults() - before, "describe": alloc
 """
 
 
-def _probe(env_value: str | None) -> dict:
+def _env(value: str | None = None) -> dict:
+    """This environment with ``ABAIR_MALLOC`` set to ``value`` or, for None, unset (tests/conftest.py sets it)."""
     env = dict(os.environ)
     env.pop("ABAIR_MALLOC", None)
-    if env_value is not None:
-        env["ABAIR_MALLOC"] = env_value
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+    if value is not None:
+        env["ABAIR_MALLOC"] = value
+    return env
+
+
+def _probe(env_value: str | None) -> dict:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=_env(env_value), timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -57,15 +62,44 @@ def test_tuned_heap_reuses_freed_blocks_without_faulting():
 
 def test_tune_answers_once_per_process():
     code = "from abair import allocator; print(allocator.tune(), allocator.tune())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
     assert out.stdout.split() == ["True", "True"]
 
 
 def test_the_command_line_tunes_and_the_manifest_says_so(tmp_path):
     code = ("import sys; from bench.cli import main; from abair import allocator; "
             "main(['methods', 'list']); print(allocator.describe()['tuned'], file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
     assert out.stderr.strip().splitlines()[-1] == "True"
     from bench.environment import device_info
 
     assert set(device_info()["malloc"]) == {"tuned", "mmap_threshold"}
+
+
+# 4,000 blocks of 64 KiB (250 MiB) come from the heap (under glibc's 128 KiB mmap threshold); one block
+# allocated after them pins the heap's top, so freeing them leaves 250 MiB of free pages inside the heap
+TRIM_PROBE = """
+import json
+from abair import allocator
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) >> 10  # MiB
+base = rss()
+blocks = [bytearray(64 << 10) for _ in range(4000)]
+pin = bytearray(64 << 10)
+grown = rss()
+del blocks
+freed = rss()
+allocator.release_free_heap()
+print(json.dumps({"base": base, "grown": grown, "freed": freed, "trimmed": rss()}))
+"""
+
+
+def test_release_free_heap_returns_the_pages_freed_inside_the_heap():
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, env=_env("system"),
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    mib = json.loads(out.stdout.strip().splitlines()[-1])
+    assert mib["grown"] - mib["base"] > 200
+    assert mib["freed"] - mib["base"] > 200  # freed, but held: the heap's top is pinned
+    assert mib["trimmed"] - mib["base"] < 50, mib
