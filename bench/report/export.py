@@ -41,12 +41,20 @@ def format_number(value: float, metric: str, *, signed: bool = False) -> str:
 
 def cell_text(table: BuiltTable, label: str, key: tuple[str, str]) -> tuple[str, str]:
     """``(main text, interval text)`` of one cell: ``("21.27", "± 0.45")`` for our rows."""
+    kind = table.kinds[label]
     value = float(table.values.loc[label, key])
+    low, high = ((float(table.low.loc[label, key]), float(table.high.loc[label, key])) if kind == RUN
+                 else (math.nan, math.nan))
+    return cell_parts(table, label, key, value, low, high)
+
+
+def cell_parts(table: BuiltTable, label: str, key: tuple[str, str], value: float, low: float,
+               high: float) -> tuple[str, str]:
+    """:func:`cell_text` given the cell's value and interval (``low``, ``high``) already looked up."""
     kind = table.kinds[label]
     main = format_number(value, key[1], signed=kind == DELTA)
     extra = ""
     if kind == RUN and not math.isnan(value):
-        low, high = float(table.low.loc[label, key]), float(table.high.loc[label, key])
         if math.isfinite(low) and math.isfinite(high):
             extra = "± " + format_number((high - low) / 2, key[1])
         if (label, key[0]) in table.partial:  # fewer images than the set has: say how many

@@ -12,7 +12,7 @@ import base64
 import math
 from typing import Any
 
-from .export import cell_text, format_number
+from .export import cell_parts, format_number
 from .tables import DELTA, HIGHER_IS_BETTER, PAPER, BuiltTable, rank_marks
 
 TEMPLATE = "report.html.j2"
@@ -39,22 +39,23 @@ def table_context(table: BuiltTable) -> dict[str, Any]:
         better = HIGHER_IS_BETTER.get(metric)
         metrics.append({"label": "M" if metric == "M" else metric,
                         "arrow": {True: "↑", False: "↓", None: ""}[better]})
-    marks = rank_marks(table)
+    # every frame as a plain array aligned on the values' rows and columns (one lookup per cell, not a .loc)
+    aligned = {name: frame.reindex(index=table.values.index, columns=table.values.columns).to_numpy()
+               for name, frame in (("value", table.values), ("low", table.low), ("high", table.high),
+                                   ("n", table.n), ("mark", rank_marks(table)))}
     rows = []
-    for label in table.values.index:
+    for i, label in enumerate(table.values.index):
         kind = table.kinds[label]
         cells = []
-        for key in keys:
-            main, extra = cell_text(table, label, key)
+        for j, key in enumerate(keys):
+            value, low, high = (float(aligned[name][i, j]) for name in ("value", "low", "high"))
+            main, extra = cell_parts(table, label, key, value, low, high)
             title = ""
             if extra:
-                low, high = float(table.low.loc[label, key]), float(table.high.loc[label, key])
-                n = table.n.loc[label, key]
                 title = (f"95% bootstrap interval [{format_number(low, key[1])}, {format_number(high, key[1])}], "
-                         f"{int(n)} images")
-            value = float(table.values.loc[label, key])
+                         f"{int(aligned['n'][i, j])} images")
             sign = "" if kind != DELTA or math.isnan(value) else ("pos" if value > 0 else "neg" if value < 0 else "")
-            cells.append({"text": main, "extra": extra, "mark": marks.loc[label, key], "title": title, "sign": sign})
+            cells.append({"text": main, "extra": extra, "mark": aligned["mark"][i, j], "title": title, "sign": sign})
         rows.append({"label": label, "kind": kind, "cells": cells})
     first_run = next((i for i, r in enumerate(rows) if r["kind"] != PAPER), None)
     return {

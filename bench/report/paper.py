@@ -44,12 +44,20 @@ def paper_results():
     return _paper_results().copy()
 
 
+@lru_cache(maxsize=1)
+def _paper_cells() -> dict[tuple, float]:
+    """``(table, method, variant, dataset, metric) -> value``, the first row of each key (as printed once)."""
+    df = _paper_results()
+    cells: dict[tuple, float] = {}
+    keys = zip(df["table"].tolist(), df["method"], df["variant"], df["dataset"], df["metric"], strict=True)
+    for key, value in zip(keys, df["value"].tolist(), strict=True):
+        cells.setdefault(key, value)
+    return cells
+
+
 def paper_value(table: int, method: str, variant: str, dataset: str, metric: str) -> float:
     """One printed cell, or ``nan`` when the paper has no such cell (truncated or not printed)."""
-    df = _paper_results()
-    hit = df[(df["table"] == table) & (df["method"] == method) & (df["variant"] == (variant or ""))
-             & (df["dataset"] == dataset) & (df["metric"] == metric)]
-    return float(hit["value"].iloc[0]) if len(hit) else float("nan")
+    return float(_paper_cells().get((int(table), method, variant or "", dataset, metric), float("nan")))
 
 
 @lru_cache(maxsize=1)

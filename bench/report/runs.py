@@ -74,7 +74,8 @@ class Runs:
 
     def methods(self) -> list[tuple[str, str]]:
         """(run, method) pairs in the order they first appear."""
-        return list(dict.fromkeys(zip(self.records["run"], self.records["method"], strict=True)))
+        pairs = self.records[["run", "method"]].drop_duplicates()
+        return list(zip(pairs["run"].tolist(), pairs["method"].tolist(), strict=True))
 
     def scale(self) -> dict[str, Any]:
         """What the banner says about the size of the runs (see :func:`run_scale`)."""

@@ -533,22 +533,24 @@ def rank_marks(table: BuiltTable) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    marks = pd.DataFrame("", index=table.values.index, columns=table.values.columns)
+    values = table.values.to_numpy(dtype=float)
+    marks = np.full(values.shape, "", dtype=object)
+    position = {label: i for i, label in enumerate(table.values.index)}
     for kind in (PAPER, RUN):
-        labels = table.rows(kind)
-        if len(labels) < 2:
+        rows = [position[label] for label in table.rows(kind)]
+        if len(rows) < 2:
             continue
-        for key in table.values.columns:
+        for j, key in enumerate(table.values.columns):
             better = HIGHER_IS_BETTER.get(key[1])
             if better is None:
                 continue
-            col = table.values.loc[labels, key].astype(float).round(DECIMALS.get(key[1], 3))
-            distinct = sorted({v for v in col if np.isfinite(v)}, reverse=better)
+            col = values[rows, j].round(DECIMALS.get(key[1], 3))
+            distinct = sorted({float(v) for v in col if np.isfinite(v)}, reverse=better)
             if len(distinct) < 2:
                 continue
-            for label, v in col.items():
+            for i, v in zip(rows, col, strict=True):
                 if v == distinct[0]:
-                    marks.loc[label, key] = "best"
+                    marks[i, j] = "best"
                 elif v == distinct[1]:
-                    marks.loc[label, key] = "second"
-    return marks
+                    marks[i, j] = "second"
+    return pd.DataFrame(marks, index=table.values.index, columns=table.values.columns)
