@@ -202,29 +202,64 @@ def build_grid(runs: Runs, scored: pd.DataFrame, selection: list[tuple[str, str]
     return rows, notes
 
 
+#: pixels of the grid figure's layout (at :data:`GRID_DPI`): each panel is scaled to fit a square of
+#: ``CELL_SIDE`` (nearest neighbour when enlarged, so pixels stay pixels; Lanczos when reduced)
+CELL_SIDE = 160
+CELL_GAP = 12  # between panels of a row
+TITLE_BAND = 16  # above each panel: its method
+CAPTION_BAND = 16  # below each panel: its PSNR / SSIM
+ROW_LABEL_BAND = 22  # left of each row: dataset and image id
+MARGIN = 6
+FIGURE_TITLE_BAND = 24
+
+
+def _fit(panel: np.ndarray, side: int = CELL_SIDE) -> np.ndarray:
+    """``panel`` (uint8 HxWx3) scaled so its longer side is ``side``."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = panel.shape[:2]
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return panel
+    return np.asarray(Image.fromarray(panel).resize(size, Image.NEAREST if scale > 1 else Image.LANCZOS))
+
+
 def grid_figure(rows: list[GridRow], title: str = "") -> Figure:
-    """The grid as a matplotlib figure (Agg canvas): rows x panels, titles above, captions below."""
+    """The grid as a matplotlib figure (Agg canvas): rows x panels, titles above, captions below.
+
+    Laid out in pixels (the ``CELL_SIDE``... constants above, at :data:`GRID_DPI`): each panel is placed
+    unresampled (``Figure.figimage``) and each text at a fixed place, with no axes (creating a matplotlib
+    axes per panel was most of a grid's time)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     ncols = max(len(r.panels) for r in rows)
-    nrows = len(rows)
-    fig = Figure(figsize=(2.2 * ncols, 2.45 * nrows + (0.4 if title else 0)), dpi=GRID_DPI)
+    row_h = TITLE_BAND + CELL_SIDE + CAPTION_BAND + CELL_GAP
+    top = MARGIN + (FIGURE_TITLE_BAND if title else 0)
+    width = MARGIN + ROW_LABEL_BAND + ncols * (CELL_SIDE + CELL_GAP) - CELL_GAP + MARGIN
+    height = top + len(rows) * row_h - CELL_GAP + MARGIN
+    fig = Figure(figsize=(width / GRID_DPI, height / GRID_DPI), dpi=GRID_DPI)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for i, row in enumerate(rows):
-        for j in range(ncols):
-            ax = axes[i][j]
-            ax.set_axis_off()
-            if j >= len(row.panels):
-                continue
-            name, panel, caption = row.panels[j]
-            ax.imshow(panel, interpolation="nearest")
-            ax.set_title(name, fontsize=8, y=1.0)  # a fixed place: no per-axes tick-label search (axes are off)
-            ax.text(0.5, -0.04, caption, transform=ax.transAxes, ha="center", va="top", fontsize=7)
-        axes[i][0].text(-0.06, 0.5, f"{row.dataset}\n{row.image_id}", transform=axes[i][0].transAxes,
-                        ha="right", va="center", fontsize=7, rotation=90)
+
+    def text(x: float, y_from_top: float, s: str, **kw) -> None:
+        fig.text(x / width, 1 - y_from_top / height, s, **kw)
+
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.93 if title else 0.96, bottom=0.03, wspace=0.05, hspace=0.3)
+        text(width / 2, MARGIN + FIGURE_TITLE_BAND / 2, title, ha="center", va="center", fontsize=10)
+    for i, row in enumerate(rows):
+        y0 = top + i * row_h  # top of the row's title band
+        text(MARGIN + ROW_LABEL_BAND / 2, y0 + TITLE_BAND + CELL_SIDE / 2, f"{row.dataset}\n{row.image_id}",
+             ha="center", va="center", fontsize=7, rotation=90)
+        for j, (name, panel, caption) in enumerate(row.panels):
+            x0 = MARGIN + ROW_LABEL_BAND + j * (CELL_SIDE + CELL_GAP)
+            image = _fit(panel)
+            h, w = image.shape[:2]
+            left, top_px = x0 + (CELL_SIDE - w) // 2, y0 + TITLE_BAND + (CELL_SIDE - h) // 2
+            fig.figimage(image, xo=left, yo=height - top_px - h, origin="upper")
+            text(x0 + CELL_SIDE / 2, y0 + TITLE_BAND / 2, name, ha="center", va="center", fontsize=8)
+            if caption:
+                text(x0 + CELL_SIDE / 2, y0 + TITLE_BAND + CELL_SIDE + CAPTION_BAND / 2, caption, ha="center",
+                     va="center", fontsize=7)
     return fig

@@ -197,21 +197,22 @@ def radar_figure(frame: pd.DataFrame, groups: dict[str, str], *, title: str = ""
 GRID_JPEG_QUALITY = 85
 
 
-def figure_bytes(fig: Figure, fmt: str) -> bytes:
+def figure_bytes(fig: Figure, fmt: str, *, tight: bool = True) -> bytes:
     """Render a figure to ``png``, ``svg`` or ``jpeg`` bytes (Agg canvas; no timestamp or software
-    version in the file, so the same figure gives the same bytes)."""
+    version in the file, so the same figure gives the same bytes). ``tight``: crop to what is drawn
+    (False for a figure laid out in pixels, whose images the crop would not count)."""
     import io
 
     buf = io.BytesIO()
     if fmt in ("jpg", "jpeg"):
-        fig.savefig(buf, format="jpeg", bbox_inches="tight",
+        fig.savefig(buf, format="jpeg", bbox_inches="tight" if tight else None,
                     pil_kwargs={"quality": GRID_JPEG_QUALITY, "optimize": True, "progressive": False})
         return buf.getvalue()
     import matplotlib
 
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
     with matplotlib.rc_context({"svg.hashsalt": "abair-bench"}):  # fixed SVG element ids
-        fig.savefig(buf, format=fmt, bbox_inches="tight", metadata=metadata)
+        fig.savefig(buf, format=fmt, bbox_inches="tight" if tight else None, metadata=metadata)
     return buf.getvalue()
 
 
