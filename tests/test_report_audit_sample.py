@@ -14,7 +14,7 @@ def test_sample_spreads_evenly_and_keeps_order():
 
 
 def test_resolve_limit_default_all_and_refusals():
-    assert resolve_limit(None) == DEFAULT_LIMIT == 8
+    assert resolve_limit(None) == DEFAULT_LIMIT == 4
     assert resolve_limit("all") is None and resolve_limit("ALL") is None
     assert resolve_limit("3") == 3 and resolve_limit(5) == 5
     for bad in ("0", "x", 0, -1, 2.5, True):
@@ -31,9 +31,9 @@ def test_the_audit_scores_a_sample_unless_all(tmp_path):
     runs = bench.load_runs(out)
     ids = list(dict.fromkeys(runs.records["image_id"]))
     default = audit(runs, InputCache(), protocols=["allinone-rgb"])
-    assert list(default.scores["image_id"].unique()) == sample(ids, 8) and len(sample(ids, 8)) == 8
-    assert default.notes[0].startswith("a sample: at most 8 images of each method and dataset")
-    assert "(4 saved images not scored); --audit-limit all scores every one" in default.notes[0]
+    assert list(default.scores["image_id"].unique()) == sample(ids, 4) and len(sample(ids, 4)) == 4
+    assert default.notes[0].startswith("a sample: at most 4 images of each method and dataset")
+    assert "(8 saved images not scored); --audit-limit all scores every one" in default.notes[0]
     full = audit(runs, InputCache(), protocols=["allinone-rgb"], limit="all")
     assert full.scores["image_id"].nunique() == 12 and not any("a sample" in n for n in full.notes)
 

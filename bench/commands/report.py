@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-audit", action="store_true", help="skip the protocol audit")
     p.add_argument("--audit-protocols", help="comma-separated protocol specs for the audit (default: all available)")
     p.add_argument("--audit-limit", metavar="N|all",
-                   help="audit N images of each method and dataset, spread evenly over the set (default 8: a "
+                   help="audit N images of each method and dataset, spread evenly over the set (default 4: a "
                    "sample; 'all': every saved image, the slow full audit)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples, 100 to 100000 (default 2000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")

@@ -88,9 +88,9 @@ def column_names(chosen: list) -> list[str]:
 BATCH_PIXELS = 1 << 21
 
 #: images of each method and dataset the audit scores unless told otherwise: the spread between
-#: protocols is a property of the conventions, visible on a few images; scoring every PNG of the
-#: main job with every backend was most of the report's time
-DEFAULT_LIMIT = 8
+#: protocols is a property of the conventions (colour space, rounding, crop, window), visible on a few
+#: images; scoring every PNG of the main job under every protocol was most of the report's time
+DEFAULT_LIMIT = 4
 
 #: the ``--audit-limit`` value that audits every saved image
 ALL = "all"
@@ -174,6 +174,18 @@ def audit(runs: Runs, inputs: InputCache, *, protocols: list[str] | None = None,
     columns = ["run", "method", "dataset", "image_id", "protocol", "metric", "value"]
     scores = pd.DataFrame(rows, columns=columns)
     return AuditResult(scores, summarise(scores, runs.records, names), names, notes)
+
+
+def audit_run_dirs(dirs: list[str], *, data_root: str | None = None, protocols: list[str] | None = None,
+                   limit: int | str | None = None) -> AuditResult:
+    """:func:`audit` of the run stores ``dirs`` (read again here), the test sets' ground truths found as
+    the report finds them (``data_root``): the form a second process computes it in (plain arguments)."""
+    from bench.datasets import DatasetOptions
+
+    from .grids import InputCache
+    from .runs import load_runs
+
+    return audit(load_runs(dirs), InputCache(DatasetOptions(data_root=data_root)), protocols=protocols, limit=limit)
 
 
 def _score_all(protocol, dataset: str, items: list, notes: list[str]):

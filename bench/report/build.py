@@ -234,7 +234,7 @@ def _grids(runs, scored, built_by_id, options, inputs):
         rows, n = build_grid(runs, scored, options.grids, inputs=inputs)
         notes += n
         if rows:
-            figures.append(("Qualitative results (chosen images)", figure_bytes(grid_figure(rows), "jpeg")))
+            figures.append(("Qualitative results (chosen images)", figure_bytes(grid_figure(rows), "jpeg", tight=False)))
         return figures, notes, "Images chosen with --grid."
     for figure_no, table_id, what in GRID_GROUPS:
         built = built_by_id.get(table_id) or build_table(get_spec(table_id), scored, n_boot=10)
@@ -243,7 +243,7 @@ def _grids(runs, scored, built_by_id, options, inputs):
         notes += n
         if rows:
             title = f"Figure {figure_no} analogue: {what}" if figure_no else f"Qualitative results: {what}"
-            figures.append((title, figure_bytes(grid_figure(rows, title), "jpeg")))
+            figures.append((title, figure_bytes(grid_figure(rows, title), "jpeg", tight=False)))
     return figures, notes, "Each dataset shows its median image (by best-method PSNR), not a chosen one."
 
 
@@ -344,15 +344,26 @@ def _radar_gaps(runs, axis_datasets: dict[str, str], missing: dict[str, list[str
     return out
 
 
-def _audit(options: ReportOptions, runs, inputs):
-    """The protocol audit over the saved restorations: ``(result or None, note)``."""
-    from .audit import audit as run_audit
+def _start_audit(options: ReportOptions, runs):
+    """The protocol audit over the saved restorations, started beside the rest of the report
+    (:mod:`.background`): ``(Deferred AuditResult or None, note)``."""
+    from . import background
+    from .audit import audit_run_dirs
 
     if not options.audit:
         return None, "switched off (--no-audit)"
     if not any((d / "images").is_dir() for d in runs.dirs.values()):
         return None, "the runs saved no restored image (run with --save-images)"
-    result = run_audit(runs, inputs, protocols=options.audit_protocols, limit=options.audit_limit)
+    return background.start(audit_run_dirs, list(options.runs), data_root=options.data_root,
+                            protocols=options.audit_protocols, limit=options.audit_limit,
+                            what="protocol audit (--no-audit skips it)"), ""
+
+
+def _finish_audit(job, note: str):
+    """``(AuditResult or None, note)`` once the audit started by :func:`_start_audit` is done."""
+    if job is None:
+        return None, note
+    result = job.result()
     return result, "no saved restoration could be scored" if result.summary.empty else ""
 
 
@@ -407,16 +418,28 @@ def check_options(options: ReportOptions) -> None:
 
 def make_report(options: ReportOptions) -> ReportResult:
     """Build everything and write ``options.out`` (and ``options.exports`` when given); the options
-    are checked first (:func:`check_options`)."""
+    are checked first (:func:`check_options`). The protocol audit runs beside the rest (:func:`_start_audit`)."""
+    from .runs import load_runs
+
+    check_options(options)
+    runs = load_runs(options.runs)
+    audit_job, audit_note = _start_audit(options, runs)
+    try:
+        return _build_report(options, runs, audit_job, audit_note)
+    finally:
+        if audit_job is not None:
+            audit_job.cancel()
+
+
+def _build_report(options: ReportOptions, runs, audit_job, audit_note: str) -> ReportResult:
+    """Everything but the audit, which ``audit_job`` computes meanwhile; then the HTML file."""
     from bench.datasets import DatasetOptions
 
     from . import html
     from .grids import InputCache, check_selection
-    from .runs import format_seconds, load_runs
+    from .runs import format_seconds
     from .tables import run_params
 
-    check_options(options)
-    runs = load_runs(options.runs)
     scored = runs.scored(options.protocol)
     if options.grids:
         check_selection(options.grids, runs.records)
@@ -433,7 +456,7 @@ def make_report(options: ReportOptions) -> ReportResult:
     inputs = InputCache(DatasetOptions(data_root=options.data_root))
     grid_figs, grid_notes, grid_selection = _grids(runs, scored, built_by_id, options, inputs)
     grid_ctx = [{"uri": html.data_uri(jpeg, "image/jpeg"), "alt": title, "caption": title} for title, jpeg in grid_figs]
-    audit_result, audit_note = _audit(options, runs, inputs)
+    audit_result, audit_note = _finish_audit(audit_job, audit_note)
     if exports_dir:
         with writing(exports_dir, "--exports"):
             exported += _write_exports(exports_dir, built, grid_figs, audit_result, comps)

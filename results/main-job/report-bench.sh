@@ -2,7 +2,7 @@
 # Times `abair-bench report` on the README's main job, the target being under 10 s on 2 quiet cores.
 # Makes the main job's run once (identity, abair-oh, abair-sw, abair-oracle on the mini suite with
 # --save-images; or give RUN=DIR of an existing one), then runs the report REPEATS times (default 3)
-# pinned to two cores (taskset -c 0,1 where taskset exists) with the default audit (a sample of 8 images
+# pinned to two cores (taskset -c 0,1 where taskset exists) with the default audit (a sample of 4 images
 # per method and set) and once with --audit-limit all for comparison, and prints the wall seconds of
 # each and their median. Run it on a quiet machine from the repository root's environment (.venv).
 set -euo pipefail
