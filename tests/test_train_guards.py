@@ -371,6 +371,62 @@ def test_resume_refuses_clean_data_whose_files_changed_unless_allowed(tmp_path, 
     assert json.loads((out / "data.json").read_text())["parts"]["clean"]["files"] == 4
 
 
+PHASE2 = ["--set=phase2.steps=2", "--set=phase2.batch=2", "--set=phase2.crop=32", "--set=phase2.checkpoint_every=2"]
+PHASE3 = ["--set=phase3.steps=2", "--set=phase3.batch=2", "--set=phase3.crop=32", "--set=phase3.checkpoint_every=2"]
+
+
+@pytest.mark.parametrize("action, workdir, final", [
+    ("phase1", "phase1", "phase1/backbone.safetensors"),
+    ("phase2", "phase2/noise", "phase2/noise/adapter.safetensors"),
+    ("phase3", "phase3", "model.safetensors"),
+])
+def test_a_refused_start_over_an_unfinished_training_leaves_its_data_fingerprint(tmp_path, capsys, action, workdir,
+                                                                                  final):
+    """A start without --resume into a folder with an unfinished training state is refused before it
+    writes anything there: data.json keeps the fingerprint of the data the training started on, so a
+    later --resume still sees that the data changed."""
+    clean, out = tmp_path / "clean", tmp_path / "run"
+    _images(clean, 3)
+    base = ["--out", str(out), "--clean-data", str(clean), *PHASE1, *PHASE2, *PHASE3]
+    for phase in ("phase1", "phase2", "phase3")[:int(action[-1])]:
+        assert main(["train", phase, *base]) == 0
+    (out / final).unlink()  # its training state stays: unfinished
+    recorded, recipe = (out / "data.json").read_bytes(), (out / "recipe.yaml").read_bytes()
+    capsys.readouterr()
+    _images(clean, 1, start=3)  # the data changes
+    assert main(["train", action, *base]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{ERROR}'{out / workdir}' already holds a training state (step-00000002); resume it or choose another "
+        "output directory (--resume continues it; another --out starts afresh)"]
+    assert (out / "data.json").read_bytes() == recorded and (out / "recipe.yaml").read_bytes() == recipe
+    assert main(["train", action, *base, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{ERROR}the training data changed since this training started: "
+                                               "clean has 4 files, 3 then"), err
+    assert err[0].endswith("(--allow-data-change goes on with the changed data)")
+
+
+def test_a_refused_estimator_retrain_over_an_unfinished_one_leaves_its_data_fingerprint(tmp_path, capsys):
+    clean, run = tmp_path / "clean", tmp_path / "run"
+    _images(clean, 3)
+    data = ["--clean-data", str(clean), *PHASE1, *PHASE2, *PHASE3]
+    for phase in ("phase1", "phase2", "phase3"):
+        assert main(["train", phase, "--out", str(run), *data]) == 0
+    model, workdir = tmp_path / "est.safetensors", tmp_path / "est.train-estimator"
+    cmd = ["train", "estimator", "--checkpoint", str(run / "model.safetensors"), "--out", str(model),
+           "--recipe", "tiny", *data]
+    assert main(cmd) == 0
+    model.unlink()  # its training state stays: unfinished
+    recorded = (workdir / "data.json").read_bytes()
+    capsys.readouterr()
+    _images(clean, 1, start=3)
+    assert main(cmd) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{ERROR}'{workdir}' already holds a training state (step-00000002); resume it or choose another "
+        "output directory (--resume continues it; another --out starts afresh)"]
+    assert (workdir / "data.json").read_bytes() == recorded
+
+
 def test_the_fingerprint_sees_a_rewritten_file_and_ignores_where_the_data_lies(tmp_path):
     import shutil
 

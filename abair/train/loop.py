@@ -179,6 +179,16 @@ def latest_state(workdir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
+def check_start(workdir: str | Path, resume: bool) -> Path | None:
+    """Refuse (UserError) a start without ``resume`` into a ``workdir`` that holds a training state
+    (never silently overwritten); returns the newest state to resume from (None: none)."""
+    latest = latest_state(workdir)
+    if latest is not None and not resume:
+        raise UserError(f"'{workdir}' already holds a training state ({latest.name}); resume it or choose "
+                        "another output directory")
+    return latest
+
+
 def save_state(workdir: Path, step: int, objective: nn.Module, optimizer: torch.optim.Optimizer,
                scaler, extra: dict[str, Any]) -> Path:
     """Write the training state at ``step`` atomically (see the module docstring); returns its directory."""
@@ -362,10 +372,7 @@ def _setup(objective: nn.Module, cfg: LoopConfig, workdir: Path, resume: bool, d
     amp_dtype = _amp(cfg, device)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     start, seconds, acc = 0, 0.0, {"n": 0, "sums": {}}
-    latest = latest_state(workdir)
-    if latest is not None and not resume:
-        raise UserError(f"'{workdir}' already holds a training state ({latest.name}); resume it or choose "
-                        "another output directory")
+    latest = check_start(workdir, resume)
     if latest is not None:
         state = load_state(latest, objective, optimizer, scaler, device)
         start, seconds, acc = int(state["step"]), float(state["seconds"]), state["log_acc"]

@@ -45,7 +45,7 @@ from abair.errors import UserError
 
 from .data import DEFAULT_SOFT_RADIUS, EstimatorData, Phase1Data, SingleData
 from .inputs import TrainData
-from .loop import LoopConfig, barrier, default_device, init_distributed, train
+from .loop import LoopConfig, barrier, check_start, default_device, init_distributed, train
 from .losses import get_loss, restoration_loss
 
 PHASES = ("phase1", "phase2", "phase3")
@@ -140,6 +140,27 @@ def _save_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+def _adapter_file(out: Path, name: str) -> Path:
+    """Phase II's output for adapter ``name``: ``<out>/phase2/<name>/adapter.safetensors``."""
+    return out / "phase2" / name / "adapter.safetensors"
+
+
+def check_phases_start(recipe: dict, out: str | Path, action: str, resume: bool) -> None:
+    """Refuse (UserError) a start without ``resume`` of ``action`` (``phase1``, ``phase2``, ``phase3``
+    or ``all``) into ``out`` where a phase it trains already has its output or a training state: the
+    refusals the phases give, here before the command writes anything into ``out``."""
+    if resume:
+        return
+    out = Path(out)
+    steps = {"phase1": [(out / BACKBONE_FILE, out / "phase1")],
+             "phase2": [(_adapter_file(out, name), out / "phase2" / name) for name in recipe["model"]["adapters"]],
+             "phase3": [(out / MODEL_FILE, out / "phase3")]}
+    for phase in steps if action == "all" else [action]:
+        for final, workdir in steps[phase]:
+            _check_fresh(final, False)
+            check_start(workdir, False)
 
 
 def _check_fresh(path: Path, resume: bool) -> bool:
@@ -254,7 +275,7 @@ def run_phase2(recipe: dict, out: str | Path, backbone: str | Path | None = None
         raise UserError(f"'{backbone}' already has adapters ({', '.join(present)}); "
                         "Phase II starts from a Phase-I backbone")
     info = init_distributed(device)
-    files = {name: out / "phase2" / name / "adapter.safetensors" for name in recipe["model"]["adapters"]}
+    files = {name: _adapter_file(out, name) for name in recipe["model"]["adapters"]}
     todo = [name for name, final in files.items() if not _check_fresh(final, resume)]
     tasks = [(recipe, name, out, backbone, resume, device, data, progress) for name in todo]
     if jobs > 1 and info.world == 1 and len(tasks) > 1:
@@ -287,7 +308,7 @@ def _train_one_adapter(task: tuple) -> None:
     from abair.model.checkpoint import load, save_adapter
 
     recipe, name, out, backbone, resume, device, data, progress = task
-    final = out / "phase2" / name / "adapter.safetensors"
+    final = _adapter_file(out, name)
     model = load(backbone)
     started = time.time()
     result = train_adapter(model, name, recipe, out / "phase2" / name, resume, device, data, progress)
@@ -341,7 +362,7 @@ def assemble(recipe: dict, out: str | Path, backbone: str | Path | None = None):
         raise UserError(f"Phase III needs the Phase-I backbone '{backbone}'; run phase1 and phase2 first")
     model = load(backbone)
     for name in recipe["model"]["adapters"]:
-        path = out / "phase2" / name / "adapter.safetensors"
+        path = _adapter_file(out, name)
         if not path.is_file():
             raise UserError(f"Phase III needs adapter '{path}'; train Phase II into the same output directory first")
         load_adapter(model, path)

@@ -268,33 +268,44 @@ def _same_recipe(a: dict, b: dict) -> bool:
     return a == b
 
 
-def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
+def _check_recipe(out: Path, recipe: dict, resume: bool) -> None:
+    """Refuse (UserError) a resume of ``out`` with another recipe than its ``recipe.yaml``."""
     import yaml
 
     from abair.errors import UserError
 
-    out.mkdir(parents=True, exist_ok=True)
     saved = out / "recipe.yaml"
     if saved.is_file() and resume:
         previous = yaml.safe_load(saved.read_text())
         if not _same_recipe(previous, recipe):
             raise UserError(f"'{saved}' holds another recipe than this one; resume with the same --recipe and "
                             "--set values, or choose another --out")
+
+
+def _save_run_info(out: Path, recipe: dict, resume: bool) -> None:
+    import yaml
+
+    _check_recipe(out, recipe, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "recipe.yaml"
     saved.write_text(yaml.safe_dump(recipe, sort_keys=False))
     with open(out / "command.txt", "a") as f:
         f.write(_command_line() + "\n")
 
 
 @contextlib.contextmanager
-def _writing(folder: Path, data, args):
-    """Hold ``folder``'s training lock (the main process) and check and record the training data's
-    fingerprint there (:mod:`abair.train.fingerprint`); yields whether this is the main process."""
+def _writing(folder: Path, data, args, refuse=None):
+    """Hold ``folder``'s training lock (the main process), run ``refuse()`` (the start's other
+    refusals, so that a refused start writes nothing there), then check and record the training
+    data's fingerprint there (:mod:`abair.train.fingerprint`); yields whether this is the main process."""
     from abair.filelock import training_lock
     from abair.train.fingerprint import check_data
     from abair.train.loop import default_device, init_distributed
 
     main = init_distributed(args.device or default_device()).main
     with training_lock(folder, main=main):
+        if refuse is not None:
+            refuse()
         if main:
             check_data(folder, data, args.resume, args.allow_data_change)
         yield main
@@ -310,7 +321,12 @@ def phase_command(args) -> int:
     if args.train_action in ("phase2", "all"):
         check_count(args.jobs, "--jobs")  # before Phase I of 'all' runs for hours
     data = _train_data(recipe, args, args.train_action)
-    with _writing(out, data, args) as main:
+
+    def refuse():
+        phases.check_phases_start(recipe, out, args.train_action, args.resume)
+        _check_recipe(out, recipe, args.resume)
+
+    with _writing(out, data, args, refuse) as main:
         if main:
             _save_run_info(out, recipe, args.resume)
         progress = not args.no_progress
@@ -366,6 +382,7 @@ def _done(model_file: Path, resume: bool) -> bool:
 
 def adapter_command(args) -> int:
     from abair.train import phases
+    from abair.train.loop import check_start
 
     recipe = _recipe_for(args)
     model_file, workdir = _outputs(args.out, f"train-{args.name}")
@@ -373,7 +390,7 @@ def adapter_command(args) -> int:
     if _done(model_file, args.resume):
         return 0
     data = _train_data(recipe, args, "adapter", only=args.name)
-    with _writing(workdir, data, args):
+    with _writing(workdir, data, args, lambda: check_start(workdir, args.resume)):
         phases.add_adapter(args.checkpoint, args.name, recipe, model_file, workdir, resume=args.resume,
                            device=args.device, data=data, progress=not args.no_progress,
                            meta={"command": _command_line()}, replace=args.replace)
@@ -387,6 +404,7 @@ def adapter_command(args) -> int:
 
 def estimator_command(args) -> int:
     from abair.train import phases
+    from abair.train.loop import check_start
 
     recipe = _recipe_for(args)
     model_file, workdir = _outputs(args.out, "train-estimator")
@@ -394,7 +412,7 @@ def estimator_command(args) -> int:
     if _done(model_file, args.resume):
         return 0
     data = _train_data(recipe, args, "estimator")
-    with _writing(workdir, data, args):
+    with _writing(workdir, data, args, lambda: check_start(workdir, args.resume)):
         phases.retrain_estimator(args.checkpoint, recipe, model_file, workdir, resume=args.resume,
                                  device=args.device, progress=not args.no_progress,
                                  meta={"command": _command_line()}, data=data)
