@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"abair-bench: error: {exc}", file=sys.stderr)
+        from bench.local_jobs import report_error
+
+        line = f"abair-bench: error: {exc}"
+        if not report_error(line):  # a --jobs rank gives it to its launcher, which prints it once for all
+            print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         from bench.local_jobs import started_by_launcher
@@ -73,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         if not started_by_launcher():  # a --jobs rank: its launcher prints the line once for all
             print("abair-bench: interrupted; records written so far are kept, rerun to resume", file=sys.stderr)
         return 130
+    except RuntimeError:
+        from bench.local_jobs import peer_refused
+
+        if peer_refused():  # a --jobs rank whose group broke when another rank refused: that line says it
+            return 1
+        raise
     except BrokenPipeError:  # `abair-bench datasets list | head`: the reader left; say nothing more
         _silence_stdout()
         return 141  # 128 + SIGPIPE, what a shell reports for a command whose pipe closed

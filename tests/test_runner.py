@@ -183,6 +183,25 @@ def test_jobs_stops_every_rank_when_one_fails(tmp_path):
     assert code == 2
 
 
+@pytest.mark.parametrize("case", ["every rank", "rank 0", "rank 1"])
+def test_a_refusal_inside_the_ranks_of_jobs_is_one_line(tmp_path, case):
+    """The ranks refuse an unknown method each, rank 0 alone a store that holds another config, rank 1
+    alone its NaN outputs (rank 0 then loses its group): the launcher prints the line once, no traceback."""
+    run = ["run", "--suite", "mini", "--datasets", "mini-derain", "--limit", "4", "--no-progress",
+           "--out", str(tmp_path / "run")]
+    if case == "rank 0":
+        assert main([*run, "--methods", "identity"]) == 0
+    method = {"every rank": ["--methods", "identiy"], "rank 0": ["--methods", "identity", "--tile", "64"],
+              "rank 1": ["--methods", "rank_method:make"]}[case]
+    done = subprocess.run([*CLI, *run, *method, "--jobs", "2"], env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    expected = {"every rank": "unknown method 'identiy' (did you mean 'identity'?)",
+                "rank 0": f"{tmp_path / 'run'} already holds method 'identity' with another config",
+                "rank 1": "method 'nan-on-rank' returned NaN or inf on mini-derain/"}[case]
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(err) == 1 and err[0].startswith(f"abair-bench: error: {expected}"), err
+
+
 def test_jobs_on_cuda_is_one_line(tmp_path, capsys):
     assert main(["run", "--suite", "mini", "--methods", "identity", "--out", str(tmp_path / "x"), "--jobs", "2",
                  "--device", "cuda"]) == 2
