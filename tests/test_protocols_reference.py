@@ -29,9 +29,12 @@ from bench.protocols.colour import y_matlab_uint8
 # ----------------------------------------------------------------------------- MATLAB rgb2ycbcr(uint8)
 
 
-def all_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def triple_slabs(reds: int = 32):
+    """Every RGB triple as flat int64 arrays ``(r, g, b)``, ``reds`` red values (x 65,536 triples) at a time,
+    in the order of a 4096 x 4096 image whose rows run over (r, g) (memory: a slab, not all 2^24)."""
     v = np.arange(256, dtype=np.int64)
-    return tuple(a.ravel() for a in np.meshgrid(v, v, v, indexing="ij"))
+    for r0 in range(0, 256, reds):
+        yield tuple(a.ravel() for a in np.meshgrid(v[r0:r0 + reds], v, v, indexing="ij"))
 
 
 def matlab_double_sum(r: int, g: int, b: int) -> float:
@@ -44,37 +47,41 @@ def matlab_double_sum(r: int, g: int, b: int) -> float:
 
 
 def test_y_bt601_rounds_like_matlab_uint8_over_all_rgb_triples():
-    r, g, b = all_triples()
-    # exact value: Y = 16 + (65481 r + 128553 g + 24966 b) / 255000; a tie is a remainder of exactly half
-    q, rem = np.divmod(65481 * r + 128553 * g + 24966 * b, 255000)
-    ties = rem == 127500
-    expected = 16 + q + (rem > 127500)  # away from every tie the double sum cannot cross the half:
-    # it is within 1e-12 of the exact value, and the nearest non-tie remainder is 1/255000 from it
-    tie_idx = np.flatnonzero(ties)
-    assert tie_idx.size == 194
-    for i in tie_idx:  # on a tie MATLAB rounds its double value half away from zero: decide it exactly
-        value = Fraction(matlab_double_sum(int(r[i]), int(g[i]), int(b[i])))
-        expected[i] += value >= Fraction(2 * int(16 + q[i]) + 1, 2)
-    ours = y_matlab_uint8(r.astype(np.float64), g.astype(np.float64), b.astype(np.float64))
-    assert np.array_equal(ours, expected)
-    ups = int((expected[ties] == 17 + q[ties]).sum())
-    assert (ups, tie_idx.size - ups) == (45, 149)  # the double sum lands below .5 on most ties
-    # the protocol's own path (8-bit rounding of k/255, then the luma) on every triple, both backends
-    rgb = np.stack([r, g, b], axis=-1).reshape(4096, 4096, 3)[:512] / 255.0  # 2^21 triples: one slab
+    ties_total = ups = 0
     y = get_protocol("y-bt601")
-    ref, _ = sk.channels(y, rgb)
-    assert np.array_equal(ref[..., 0], expected.reshape(4096, 4096)[:512])
-    got, _ = tb.channels(y, torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])
-    assert np.array_equal(got[0, 0].numpy(), ref[..., 0])
+    for n, (r, g, b) in enumerate(triple_slabs()):
+        # exact value: Y = 16 + (65481 r + 128553 g + 24966 b) / 255000; a tie is a remainder of exactly half
+        q, rem = np.divmod(65481 * r + 128553 * g + 24966 * b, 255000)
+        ties = rem == 127500
+        expected = 16 + q + (rem > 127500)  # away from every tie the double sum cannot cross the half:
+        # it is within 1e-12 of the exact value, and the nearest non-tie remainder is 1/255000 from it
+        tie_idx = np.flatnonzero(ties)
+        for i in tie_idx:  # on a tie MATLAB rounds its double value half away from zero: decide it exactly
+            value = Fraction(matlab_double_sum(int(r[i]), int(g[i]), int(b[i])))
+            expected[i] += value >= Fraction(2 * int(16 + q[i]) + 1, 2)
+        ours = y_matlab_uint8(r.astype(np.float64), g.astype(np.float64), b.astype(np.float64))
+        assert np.array_equal(ours, expected)
+        ties_total += tie_idx.size
+        ups += int((expected[ties] == 17 + q[ties]).sum())
+        if n == 0:  # the protocol's own path (8-bit rounding of k/255, then the luma), both backends: 2^21 triples
+            rgb = np.stack([r, g, b], axis=-1).reshape(-1, 4096, 3) / 255.0
+            ref, _ = sk.channels(y, rgb)
+            assert np.array_equal(ref[..., 0], expected.reshape(-1, 4096))
+            got, _ = tb.channels(y, torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])
+            assert np.array_equal(got[0, 0].numpy(), ref[..., 0])
+    assert ties_total == 194
+    assert (ups, ties_total - ups) == (45, 149)  # the double sum lands below .5 on most ties
 
 
 def test_y_bt601_differs_from_half_to_even_only_on_ties():
-    r, g, b = (a.astype(np.float64) for a in all_triples())
-    ours = y_matlab_uint8(r, g, b)
-    exact = 16.0 + (65481 * r + 128553 * g + 24966 * b) / 255000
-    differ = ours != np.round(exact)
-    assert differ.sum() > 0
-    assert np.all(np.abs(exact[differ] % 1 - 0.5) < 1e-9)  # only where the exact value is a half
+    differ_total = 0
+    for r, g, b in ((a.astype(np.float64) for a in slab) for slab in triple_slabs()):
+        ours = y_matlab_uint8(r, g, b)
+        exact = 16.0 + (65481 * r + 128553 * g + 24966 * b) / 255000
+        differ = ours != np.round(exact)
+        differ_total += int(differ.sum())
+        assert np.all(np.abs(exact[differ] % 1 - 0.5) < 1e-9)  # only where the exact value is a half
+    assert differ_total > 0
 
 
 # ----------------------------------------------------------------------------- BasicSR, written from its formulas
