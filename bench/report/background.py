@@ -116,6 +116,9 @@ class Deferred:
 def start(fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Deferred:
     """``fn(*args, **kwargs)`` in a second process when this one may use two cores or more, else deferred
     to :meth:`Deferred.result` in this process. ``what`` names the computation in error messages."""
+    import sys
+
     from abair.children import usable_cores
 
-    return Deferred(fn, args, kwargs, what, background=usable_cores() >= 2)
+    # an embedding interpreter may have no executable to start a second one with
+    return Deferred(fn, args, kwargs, what, background=usable_cores() >= 2 and bool(sys.executable))
