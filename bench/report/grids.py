@@ -30,7 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runs import Runs
 
 BOX_COLOUR = (255, 215, 0)
-PANEL_MAX_SIDE = 320
+#: pixels of the grid figure's layout (at :data:`GRID_DPI`): each panel is scaled to fit a square of
+#: ``CELL_SIDE`` (nearest neighbour when enlarged, so pixels stay pixels; Lanczos when reduced, once,
+#: by :func:`with_inset`)
+CELL_SIDE = 160
+PANEL_MAX_SIDE = CELL_SIDE
 
 
 @dataclass
@@ -202,9 +206,6 @@ def build_grid(runs: Runs, scored: pd.DataFrame, selection: list[tuple[str, str]
     return rows, notes
 
 
-#: pixels of the grid figure's layout (at :data:`GRID_DPI`): each panel is scaled to fit a square of
-#: ``CELL_SIDE`` (nearest neighbour when enlarged, so pixels stay pixels; Lanczos when reduced)
-CELL_SIDE = 160
 CELL_GAP = 12  # between panels of a row
 TITLE_BAND = 16  # above each panel: its method
 CAPTION_BAND = 16  # below each panel: its PSNR / SSIM
