@@ -136,11 +136,11 @@ def shown_comparisons(runs, comps) -> tuple[list, str]:
     if not left:
         return comps, ""
     total = sum(dataset in info for dataset, _, _ in comps)
-    note = (f"{len(left)} of the {total} sweep-point comparisons ({len(set(left))} points) are not shown: for sweep "
+    gone = set(left)
+    note = (f"{len(left)} of the {total} sweep-point comparisons ({len(gone)} points) are not shown: for sweep "
             "points the table keeps the lowest and highest level of each axis and each composition in its written "
             "order and reversed. The sweep section plots every point; --exports writes every comparison to "
             "paired-comparisons.csv.")
-    gone = set(left)
     return [c for c in comps if c[0] not in gone], note
 
 
